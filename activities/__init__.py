@@ -1,0 +1,1 @@
+"""Thin activity adapters over soraflow operations."""

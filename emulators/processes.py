@@ -1,0 +1,175 @@
+"""Start and stop the local servers (Azurite, the Sora emulator, the Functions host) on loopback.
+
+Shared by the test fixtures, the benchmarks and the README's run command, so every one of them starts
+the same servers the same way: free ports on 127.0.0.1, a readiness probe, and a clean stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Azurite's well-known development account (public, documented by Microsoft; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with code {process.returncode} before listening on port {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+@dataclass
+class Server:
+    """A child process serving on loopback, stopped by `stop()` (or on leaving a `with` block)."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, not a shutdown."""
+        self.stop(sig=signal.SIGKILL)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    port: int,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+) -> Server:
+    """Start `argv` in its own process group and wait until it listens on `port`."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        list(argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=str(cwd or REPO_ROOT),
+        start_new_session=True,
+    )
+    server = Server(name=name, process=process, port=port, log_path=log_path)
+    try:
+        wait_for_port(port, timeout=timeout, process=process)
+    except Exception as exc:
+        server.stop()
+        raise RuntimeError(f"{name} did not start: {exc}\n{server.log_tail()}") from exc
+    return server
+
+
+def azurite_executable() -> str:
+    local = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite")
+    if found:
+        return found
+    raise FileNotFoundError("Azurite is not installed: run `npm ci` in the repository root")
+
+
+def start_azurite(data_dir: Path, *, log_path: Path | None = None) -> Server:
+    """Start Azurite (blob, queue, table) on free loopback ports with its data under `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    blob, queue, table = free_port(), free_port(), free_port()
+    argv = [
+        azurite_executable(),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--location", str(data_dir),
+        "--blobHost", "127.0.0.1", "--blobPort", str(blob),
+        "--queueHost", "127.0.0.1", "--queuePort", str(queue),
+        "--tableHost", "127.0.0.1", "--tablePort", str(table),
+    ]  # fmt: skip
+    server = spawn("azurite", argv, port=blob, log_path=log_path)
+    for port in (queue, table):
+        wait_for_port(port, process=server.process)
+    server.extra.update(blob_port=blob, queue_port=queue, table_port=table)
+    server.extra["connection_string"] = azurite_connection_string(blob, queue, table)
+    return server
+
+
+def azurite_connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT};"
+        f"QueueEndpoint=http://127.0.0.1:{queue_port}/{AZURITE_ACCOUNT};"
+        f"TableEndpoint=http://127.0.0.1:{table_port}/{AZURITE_ACCOUNT};"
+    )
+
+
+def start_sora_emulator(
+    *, port: int | None = None, args: Sequence[str] = (), log_path: Path | None = None, env: dict | None = None
+) -> Server:
+    """Start `python -m emulators.sora` on loopback."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "emulators.sora", "--host", "127.0.0.1", "--port", str(port), *args]
+    return spawn("sora-emulator", argv, port=port, log_path=log_path, env=env)
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.stop()

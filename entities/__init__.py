@@ -1,0 +1,1 @@
+"""Durable entities (the provider quota gate)."""

@@ -1,0 +1,1 @@
+"""Deterministic orchestrators: the story of a run."""

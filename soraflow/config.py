@@ -1,0 +1,103 @@
+"""App settings, read when a call needs them (never at import), each problem naming the setting."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from soraflow.errors import ConfigurationError
+
+SORA_APIS = ("videos", "jobs")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting soraflow reads, typed and validated."""
+
+    sora_endpoint: str
+    sora_api: str = "videos"
+    sora_model: str = "sora-2"
+    sora_api_key: str | None = None
+    sora_videos_path: str | None = None
+    sora_max_concurrent_jobs: int = 2
+    sora_max_jobs_per_minute: int | None = None
+    sora_extra_models: str | None = None
+    azure_client_id: str | None = None
+    video_storage: str = "VIDEO_STORAGE"
+    video_output_container: str = "videos"
+    video_request_container: str = "video-requests"
+    run_timeout_minutes: float = 60.0
+    taskhub_name: str = "soraflow"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings from the environment (or `env`)."""
+        env = os.environ if env is None else env
+        endpoint = _text(env, "SORA_ENDPOINT", required=True)
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {endpoint!r}")
+        api = _text(env, "SORA_API", default="videos").lower()
+        if api not in SORA_APIS:
+            raise ConfigurationError("SORA_API", f"must be one of {', '.join(SORA_APIS)}, got {api!r}")
+        return cls(
+            sora_endpoint=endpoint.rstrip("/"),
+            sora_api=api,
+            sora_model=_text(env, "SORA_MODEL", default="sora-2"),
+            sora_api_key=_text(env, "SORA_API_KEY") or None,
+            sora_videos_path=_text(env, "SORA_VIDEOS_PATH") or None,
+            sora_max_concurrent_jobs=_integer(env, "SORA_MAX_CONCURRENT_JOBS", default=2, minimum=1),
+            sora_max_jobs_per_minute=_integer(env, "SORA_MAX_JOBS_PER_MINUTE", default=None, minimum=1),
+            sora_extra_models=_text(env, "SORA_EXTRA_MODELS") or None,
+            azure_client_id=_text(env, "AZURE_CLIENT_ID") or None,
+            video_output_container=_container(env, "VIDEO_OUTPUT_CONTAINER", "videos"),
+            video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
+            run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
+            taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
+        )
+
+
+def _text(env: Mapping[str, str], name: str, *, default: str = "", required: bool = False) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        if required:
+            raise ConfigurationError(name, "is not set")
+        return default
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, *, default: int | None, minimum: int) -> int | None:
+    raw = _text(env, name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float) -> float:
+    raw = _text(env, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"must be a number, got {raw!r}") from None
+    if not value >= minimum or value != value or value == float("inf"):
+        raise ConfigurationError(name, f"must be a finite number of at least {minimum}, got {raw!r}")
+    return value
+
+
+def _container(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(env, name, default=default)
+    # Blob container naming rules: 3-63 chars, lowercase letters, digits and single hyphens.
+    ok = 3 <= len(value) <= 63 and value[0].isalnum() and value[-1].isalnum() and "--" not in value
+    if not ok or any(not (c.islower() or c.isdigit() or c == "-") for c in value):
+        raise ConfigurationError(
+            name, f"must be a valid container name (3-63 lowercase letters, digits, hyphens), got {value!r}"
+        )
+    return value

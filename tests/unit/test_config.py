@@ -1,0 +1,51 @@
+import pytest
+
+from soraflow.config import Settings
+from soraflow.errors import ConfigurationError
+
+BASE = {"SORA_ENDPOINT": "http://127.0.0.1:8910"}
+
+
+def test_defaults_apply_when_only_the_endpoint_is_set():
+    settings = Settings.from_env(BASE)
+    assert settings.sora_api == "videos"
+    assert settings.sora_max_concurrent_jobs == 2
+    assert settings.video_output_container == "videos"
+    assert settings.run_timeout_minutes == 60.0
+
+
+def test_missing_endpoint_names_the_setting():
+    with pytest.raises(ConfigurationError, match="SORA_ENDPOINT is not set"):
+        Settings.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SORA_ENDPOINT", "ftp://x", "SORA_ENDPOINT must be an http"),
+        ("SORA_API", "sora3", "SORA_API must be one of videos, jobs"),
+        ("SORA_MAX_CONCURRENT_JOBS", "two", "SORA_MAX_CONCURRENT_JOBS must be a whole number"),
+        ("SORA_MAX_CONCURRENT_JOBS", "0", "SORA_MAX_CONCURRENT_JOBS must be at least 1"),
+        ("RUN_TIMEOUT_MINUTES", "nan", "RUN_TIMEOUT_MINUTES must be a finite number"),
+        ("RUN_TIMEOUT_MINUTES", "-5", "RUN_TIMEOUT_MINUTES must be a finite number"),
+        ("VIDEO_OUTPUT_CONTAINER", "Videos_Out", "VIDEO_OUTPUT_CONTAINER must be a valid container name"),
+        ("VIDEO_REQUEST_CONTAINER", "ab", "VIDEO_REQUEST_CONTAINER must be a valid container name"),
+    ],
+)
+def test_malformed_setting_is_rejected_naming_it(name, value, message):
+    with pytest.raises(ConfigurationError, match=message) as info:
+        Settings.from_env({**BASE, name: value})
+    assert info.value.setting == name
+
+
+def test_api_choice_is_case_insensitive():
+    assert Settings.from_env({**BASE, "SORA_API": "JOBS"}).sora_api == "jobs"
+
+
+def test_importing_the_app_reads_no_settings(monkeypatch):
+    import importlib
+
+    monkeypatch.delenv("SORA_ENDPOINT", raising=False)
+    import function_app
+
+    importlib.reload(function_app)

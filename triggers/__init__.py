@@ -1,0 +1,1 @@
+"""HTTP API and blob-upload starters (durable client functions)."""
