@@ -1,0 +1,107 @@
+"""Deliver a finished run to the caller's `callback_url`: a JSON POST signed with HMAC-SHA256, retried with backoff.
+
+The receiver verifies `X-Soraflow-Signature: t=<unix seconds>,v1=<hex>` where `v1` is
+HMAC-SHA256(secret, f"{t}.{body}") — the timestamp is signed too, so an old delivery cannot be replayed
+as a new one (the same scheme as Stripe's and OpenAI's webhooks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from soraflow.errors import SoraflowError
+
+SIGNATURE_HEADER = "X-Soraflow-Signature"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+class CallbackDeliveryError(SoraflowError):
+    """The callback endpoint did not accept the delivery after every attempt."""
+
+    code = "callback_failed"
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    status_code: int
+    attempts: int
+
+    def to_dict(self) -> dict:
+        return {"status_code": self.status_code, "attempts": self.attempts}
+
+
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The signature header value for `body` sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(
+    body: bytes, header: str, secret: str, *, now: float | None = None, tolerance: int = DEFAULT_TOLERANCE_SECONDS
+) -> bool:
+    """True when `header` is a valid, fresh signature of `body` (for receivers, and for our tests)."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(body, secret, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def deliver_callback(
+    url: str,
+    payload: dict,
+    *,
+    secret: str | None,
+    attempts: int = 5,
+    base_delay: float = 1.0,
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+    client: httpx.Client | None = None,
+) -> CallbackResult:
+    """POST `payload` as JSON to `url`, signed when a secret is set; retry 429, 5xx and network errors."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    owned = client is None
+    client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    last_problem = "no attempt made"
+    try:
+        for attempt in range(1, attempts + 1):
+            headers = {"content-type": "application/json", "user-agent": "soraflow-callback/1"}
+            if secret:
+                headers[SIGNATURE_HEADER] = sign(body, secret, int(time.time()))
+            try:
+                response = client.post(url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                last_problem = f"{type(exc).__name__}"
+            else:
+                if response.status_code < 300:
+                    return CallbackResult(response.status_code, attempt)
+                last_problem = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code not in (408, 429):
+                    break  # the receiver rejected it; sending it again will not change its mind
+            if attempt < attempts:
+                sleep(min(base_delay * 2 ** (attempt - 1), 60.0))
+        raise CallbackDeliveryError(
+            f"callback to {_safe_origin(url)} failed after {attempt} attempt(s): {last_problem}",
+            retryable=False,
+        )
+    finally:
+        if owned:
+            client.close()
+
+
+def _safe_origin(url: str) -> str:
+    """Scheme, host and port only: query strings may carry the receiver's secrets."""
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
