@@ -1,0 +1,645 @@
+"""The normalised video request for both provider APIs, and the validation that builds it from a request body.
+
+`parse_video_request` checks a body (the JSON of `POST /api/videos`, a blob-triggered request file, or the fields
+of a multipart form) and either returns one immutable `VideoRequest` or raises `RequestValidationError` listing
+every violation, each naming the field, the value received and what is allowed. `parse_request_json` turns raw
+bytes into the body first, refusing what a JSON parser alone would accept but should not (huge, deeply nested,
+duplicate keys, NaN).
+
+Reference images are named, never fetched: `{"blob": "container/path"}` in a container the caller allows,
+`{"run": "<run id>", "at_seconds": 1.0}` for a frame of a previous run's video, or `{"upload": "container/path"}`,
+which only the HTTP layer may set (with `allow_upload=True`) after storing a multipart file. Each may add
+`"fit": "cover"` (default: resize and centre-crop) or `"contain"` (letterbox).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.parse
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NoReturn
+
+from soraflow.errors import FieldError, RequestValidationError
+from soraflow.model_table import (
+    MODEL_NAME,
+    SIZE,
+    SORA1_MAX_VARIANTS,
+    SORA2_PRO_SIZES,
+    ModelLimits,
+    is_pro_name,
+    load_model_table,
+    parse_size,
+)
+
+APIS = ("videos", "jobs")
+MAX_PROMPT_CHARS = 32_000
+MAX_CALLBACK_URL_CHARS = 2_048
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+MAX_BLOB_PATH_CHARS = 1_024  # Azure's limit for a blob name
+MAX_RUN_ID_CHARS = 128
+MAX_AT_SECONDS = 60.0
+MAX_VARIANTS = 4
+# 2 prompts of 32,000 characters, each up to 6 bytes as JSON "\uXXXX" escapes, plus metadata: well under 1 MiB.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 8
+MAX_ERRORS = 20
+MAX_UNKNOWN_FIELDS_NAMED = 5
+FITS = ("cover", "contain")
+DEFAULT_AT_SECONDS = 1.0
+
+COMMON_FIELDS = ("prompt", "model", "size", "seconds", "input_reference", "callback_url", "metadata")
+FIELDS = {"videos": (*COMMON_FIELDS, "remix"), "jobs": (*COMMON_FIELDS, "variants")}
+# Names people reach for from the providers' own schemas or other APIs.
+FIELD_HINTS = {
+    "n_seconds": "seconds",
+    "duration": "seconds",
+    "n_variants": "variants",
+    "width": "size",
+    "height": "size",
+    "resolution": "size",
+    "image": "input_reference",
+    "reference": "input_reference",
+    "remix_video_id": "remix",
+    "callback": "callback_url",
+    "webhook": "callback_url",
+    "webhook_url": "callback_url",
+}
+REFERENCE_KEYS = {"blob": ("blob", "fit"), "run": ("run", "at_seconds", "fit"), "upload": ("upload", "fit")}
+
+# Newlines and tabs are text; every other C0/C1 control (NUL included) is not. Lone surrogates cannot be encoded.
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+@dataclass(frozen=True)
+class InputReference:
+    """Where the reference image comes from: a blob, a frame of a previous run, or a multipart upload."""
+
+    kind: str  # blob | run | upload
+    blob: str | None = None  # "container/path" for blob and upload
+    run_id: str | None = None
+    at_seconds: float | None = None
+    fit: str = "cover"
+
+    @property
+    def container(self) -> str | None:
+        return self.blob.split("/", 1)[0] if self.blob else None
+
+    @property
+    def path(self) -> str | None:
+        return self.blob.split("/", 1)[1] if self.blob else None
+
+    def to_dict(self) -> dict:
+        if self.kind == "run":
+            return {"run": self.run_id, "at_seconds": self.at_seconds, "fit": self.fit}
+        return {self.kind: self.blob, "fit": self.fit}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> InputReference:
+        """Rebuild from `to_dict()` output (durable history; trusted)."""
+        fit = data.get("fit", "cover")
+        if "run" in data:
+            return cls("run", run_id=data["run"], at_seconds=float(data.get("at_seconds", DEFAULT_AT_SECONDS)), fit=fit)
+        kind = "upload" if "upload" in data else "blob"
+        return cls(kind, blob=data[kind], fit=fit)
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """One validated request, the same shape for both APIs; `to_dict`/`from_dict` cross the durable boundary."""
+
+    api: str  # videos | jobs
+    prompt: str
+    model: str
+    size: str  # "WxH"
+    seconds: int
+    variants: int = 1
+    input_reference: InputReference | None = None
+    remix_prompt: str | None = None
+    callback_url: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    # The built-in model whose limits (and price) apply, e.g. "sora-2" for a snapshot or a deployment name.
+    model_family: str | None = None
+
+    @property
+    def width(self) -> int:
+        return parse_size(self.size)[0]
+
+    @property
+    def height(self) -> int:
+        return parse_size(self.size)[1]
+
+    @property
+    def provider_seconds(self) -> str:
+        """`seconds` as the videos API wants it: a string ("8")."""
+        return str(self.seconds)
+
+    def to_dict(self) -> dict:
+        return {
+            "api": self.api,
+            "prompt": self.prompt,
+            "model": self.model,
+            "model_family": self.model_family,
+            "size": self.size,
+            "width": self.width,
+            "height": self.height,
+            "seconds": self.seconds,
+            "variants": self.variants,
+            "input_reference": self.input_reference.to_dict() if self.input_reference else None,
+            "remix": {"prompt": self.remix_prompt} if self.remix_prompt is not None else None,
+            "callback_url": self.callback_url,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> VideoRequest:
+        """Rebuild from `to_dict()` output (durable history; trusted, not re-validated)."""
+        reference = data.get("input_reference")
+        remix = data.get("remix")
+        return cls(
+            api=data["api"],
+            prompt=data["prompt"],
+            model=data["model"],
+            size=data["size"],
+            seconds=int(data["seconds"]),
+            variants=int(data.get("variants", 1)),
+            input_reference=InputReference.from_dict(reference) if reference else None,
+            remix_prompt=remix["prompt"] if remix else None,
+            callback_url=data.get("callback_url"),
+            metadata=MappingProxyType(dict(data.get("metadata") or {})),
+            model_family=data.get("model_family"),
+        )
+
+
+def parse_request_json(data: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> dict:
+    """Decode a request body or file into a JSON object, refusing oversized, malformed or ambiguous input."""
+    size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
+    if size > max_bytes:
+        _fail("body", f"body is too large: {size:,} bytes; at most {max_bytes:,} bytes allowed")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            _fail("body", f"body must be UTF-8 JSON; byte {error.start} is not valid UTF-8")
+    if not data.strip():
+        _fail("body", "body is empty; a JSON object with at least a prompt is required")
+    try:
+        value = json.loads(data, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+    except _DuplicateKey as error:
+        _fail(_field_name(error.field), f"field {_show(error.field)} appears more than once in the JSON object")
+    except RecursionError:
+        _fail("body", f"body is nested too deeply; at most {MAX_JSON_DEPTH} levels allowed")
+    except ValueError as error:  # JSONDecodeError, NaN/Infinity, numbers beyond int's digit limit
+        reason = "a number has too many digits" if "digits" in str(error) else str(error)
+        _fail("body", f"body is not valid JSON: {reason}")
+    if _depth(value) > MAX_JSON_DEPTH:
+        _fail("body", f"body is nested too deeply; at most {MAX_JSON_DEPTH} levels allowed")
+    if not isinstance(value, dict):
+        _fail("body", f"body must be a JSON object; got {_show(value)}")
+    return value
+
+
+def parse_video_request(
+    body: object,
+    *,
+    api: str,
+    default_model: str,
+    extra_models: str | None = None,
+    allowed_containers: Collection[str] = (),
+    allow_upload: bool = False,
+) -> VideoRequest:
+    """Validate a request body for `api` ("videos" or "jobs"); every violation is reported in one error."""
+    if api not in APIS:
+        raise ValueError(f"api must be one of {APIS}, got {api!r}")
+    table = load_model_table(extra_models)  # ConfigurationError (naming SORA_EXTRA_MODELS) if malformed
+    if not isinstance(body, Mapping):
+        _fail("body", f"body must be a JSON object; got {_show(body)}")
+    errors: list[FieldError] = []
+    _check_unknown_fields(errors, body, api)
+
+    prompt = _check_prompt(errors, "prompt", body.get("prompt"), required="prompt" not in body)
+
+    model = body.get("model", None)
+    limits: ModelLimits | None = None
+    if model is None:
+        model = default_model
+    elif not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
+        errors.append(FieldError("model", f"model must be a model or deployment name; got {_show(model)}"))
+        model = None
+    if model is not None:
+        limits = table.resolve(model, api=api, default_model=default_model)
+        if limits is None:
+            names = ", ".join(table.known_names(api)[:12])
+            errors.append(
+                FieldError(
+                    "model",
+                    f"model must be one of {names} or the configured default {_show(default_model)}; "
+                    f"got {_show(model)} (add it to the SORA_EXTRA_MODELS setting to allow it)",
+                )
+            )
+
+    size = _check_size(errors, body.get("size"), limits, api)
+    seconds = _check_seconds(errors, body.get("seconds"), limits, api)
+    variants = _check_variants(errors, body, size, api)
+    reference = _check_reference(errors, body.get("input_reference"), allowed_containers, allow_upload)
+    remix_prompt = _check_remix(errors, body, api)
+    callback_url = _check_callback_url(errors, body.get("callback_url"))
+    metadata = _check_metadata(errors, body.get("metadata"))
+
+    if errors:
+        if len(errors) > MAX_ERRORS:
+            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
+        raise RequestValidationError(errors)
+    assert prompt is not None and model is not None and limits is not None and size and seconds
+    return VideoRequest(
+        api=api,
+        prompt=prompt,
+        model=model,
+        size=size,
+        seconds=int(seconds),
+        variants=variants,
+        input_reference=reference,
+        remix_prompt=remix_prompt,
+        callback_url=callback_url,
+        metadata=MappingProxyType(metadata),
+        model_family=limits.family,
+    )
+
+
+def _check_unknown_fields(errors: list[FieldError], body: Mapping, api: str) -> None:
+    allowed = FIELDS[api]
+    other_api = "jobs" if api == "videos" else "videos"
+    unknown = []
+    for name in body:
+        if name in allowed:
+            continue
+        if name in FIELDS[other_api]:
+            which = "the jobs API (Sora 1)" if api == "videos" else "the videos API (Sora 2)"
+            this = "the videos API (Sora 2)" if api == "videos" else "the jobs API (Sora 1)"
+            errors.append(FieldError(name, f"{name} is only available with {which}; this app uses {this}"))
+            continue
+        unknown.append(name)
+    for name in unknown[:MAX_UNKNOWN_FIELDS_NAMED]:
+        hint = FIELD_HINTS.get(name) if isinstance(name, str) else None
+        did_you_mean = f' (did you mean "{hint}"?)' if hint in allowed else ""
+        errors.append(
+            FieldError(
+                _field_name(name),
+                f"unknown field {_show(name)}{did_you_mean}; allowed fields: {', '.join(allowed)}",
+            )
+        )
+    if len(unknown) > MAX_UNKNOWN_FIELDS_NAMED:
+        errors.append(FieldError("body", f"and {len(unknown) - MAX_UNKNOWN_FIELDS_NAMED} more unknown fields"))
+
+
+def _check_prompt(errors: list[FieldError], name: str, value: object, *, required: bool) -> str | None:
+    if required:
+        errors.append(FieldError(name, f"{name} is required: a description of the video, 1-32,000 characters"))
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError(name, f"{name} must be a string of 1-32,000 characters; got {_show(value)}"))
+        return None
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        errors.append(FieldError(name, f"{name} must not be empty or only whitespace; got {_show(value)}"))
+        return None
+    if len(text) > MAX_PROMPT_CHARS:
+        errors.append(
+            FieldError(name, f"{name} must be at most {MAX_PROMPT_CHARS:,} characters; got {len(text):,} characters")
+        )
+        return None
+    bad = FORBIDDEN_CHARS.search(text)
+    if bad:
+        errors.append(
+            FieldError(
+                name,
+                f"{name} contains the control character U+{ord(bad.group()):04X} at position {bad.start()}; "
+                "only newlines and tabs are allowed",
+            )
+        )
+        return None
+    return text
+
+
+def _check_size(errors: list[FieldError], value: object, limits: ModelLimits | None, api: str) -> str | None:
+    if value is None:
+        return limits.default_size if limits else None
+    allowed = f"one of {limits.describe_sizes()}" if limits else '"WxH"'
+    if not isinstance(value, str):
+        errors.append(FieldError("size", f'size must be a string "WxH", {allowed}; got {_show(value)}'))
+        return None
+    size = value.strip().lower()
+    if not SIZE.fullmatch(size):
+        errors.append(FieldError("size", f'size must be "WxH" (e.g. "1280x720"), {allowed}; got {_show(value)}'))
+        return None
+    if limits is None or limits.allows_size(size):
+        return size
+    hint = ""
+    if api == "videos" and size in SORA2_PRO_SIZES and not is_pro_name(limits.name):
+        hint = f" ({size} needs a pro model such as sora-2-pro)"
+    errors.append(FieldError("size", f"size must be {allowed} for model {limits.name}; got {_show(value)}{hint}"))
+    return None
+
+
+def _check_seconds(errors: list[FieldError], value: object, limits: ModelLimits | None, api: str) -> str | None:
+    if value is None:
+        return limits.default_seconds if limits else None
+    allowed = limits.describe_seconds() if limits else "a whole number of seconds"
+    message = f"seconds must be {allowed}" if api == "jobs" or limits is None else f"seconds must be one of {allowed}"
+    if limits is not None and api == "videos":
+        message += f" for model {limits.name}"
+    # An integer 8 is the most common user error against the videos API (it wants "8"); accept it and normalise.
+    if isinstance(value, int) and not isinstance(value, bool):
+        canonical = str(value) if 0 < value < 10_000 else None
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        canonical = str(int(value.strip())) if len(value.strip()) <= 4 else None
+    else:
+        canonical = None
+    if canonical is None or (limits is not None and not limits.allows_seconds(canonical)):
+        errors.append(FieldError("seconds", f"{message}; got {_show(value)}"))
+        return None
+    return canonical
+
+
+def _check_variants(errors: list[FieldError], body: Mapping, size: str | None, api: str) -> int:
+    if api != "jobs" or body.get("variants") is None:
+        return 1
+    value = body["variants"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
+        count = int(value.strip())
+    else:
+        count = None
+    if count is None or not 1 <= count <= MAX_VARIANTS:
+        errors.append(FieldError("variants", f"variants must be a whole number from 1 to 4; got {_show(value)}"))
+        return 1
+    most = SORA1_MAX_VARIANTS.get(size or "", MAX_VARIANTS)
+    if count > most:
+        errors.append(
+            FieldError(
+                "variants",
+                f"variants must be at most {most} at {size} (1 at 1080p, 2 at 720p, 4 otherwise); got {_show(value)}",
+            )
+        )
+    return count
+
+
+def _check_reference(
+    errors: list[FieldError], value: object, allowed_containers: Collection[str], allow_upload: bool
+) -> InputReference | None:
+    if value is None:
+        return None
+    shape = '{"blob": "container/path"} or {"run": "<run id>", "at_seconds": 1.0}'
+    if not isinstance(value, Mapping):
+        note = " (URLs are never fetched)" if isinstance(value, str) and URL_SCHEME.match(value) else ""
+        message = f"input_reference must be an object {shape}; got {_show(value)}{note}"
+        errors.append(FieldError("input_reference", message))
+        return None
+    kinds = [kind for kind in REFERENCE_KEYS if kind in value]
+    if len(kinds) != 1:
+        got = "both " + " and ".join(kinds) if kinds else f"{_show(value)} with keys {_keys(value)}"
+        errors.append(FieldError("input_reference", f"input_reference must have exactly one of blob or run; got {got}"))
+        return None
+    kind = kinds[0]
+    before = len(errors)
+    for key in value:
+        if key not in REFERENCE_KEYS[kind]:
+            errors.append(
+                FieldError(
+                    f"input_reference.{_field_name(key)}",
+                    f"input_reference has an unknown key {_show(key)}; with {kind} allowed: "
+                    f"{', '.join(REFERENCE_KEYS[kind])}",
+                )
+            )
+    fit = value.get("fit", "cover")
+    if fit not in FITS:
+        message = f'input_reference.fit must be "cover" or "contain"; got {_show(fit)}'
+        errors.append(FieldError("input_reference.fit", message))
+    if kind == "upload" and not allow_upload:
+        errors.append(
+            FieldError(
+                "input_reference.upload",
+                "input_reference.upload is set by the server for a multipart file; send the image as multipart "
+                'form field "input_reference", or use {"blob": "container/path"}',
+            )
+        )
+        return None
+    if kind == "run":
+        run_id = value["run"]
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or ".." in run_id:
+            message = f"input_reference.run must be the id of a previous run; got {_show(run_id)}"
+            errors.append(FieldError("input_reference.run", message))
+        at = value.get("at_seconds", DEFAULT_AT_SECONDS)
+        valid_number = isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at)
+        if not valid_number or not 0 <= at <= MAX_AT_SECONDS:
+            errors.append(
+                FieldError(
+                    "input_reference.at_seconds",
+                    f"input_reference.at_seconds must be a number of seconds from 0 to {MAX_AT_SECONDS:g}; "
+                    f"got {_show(at)}",
+                )
+            )
+        if len(errors) > before:
+            return None
+        return InputReference("run", run_id=run_id, at_seconds=float(at), fit=fit)
+    problem = blob_path_problem(value[kind], None if kind == "upload" else allowed_containers)
+    if problem:
+        errors.append(FieldError(f"input_reference.{kind}", f"input_reference.{kind} {problem}"))
+    if len(errors) > before:
+        return None
+    return InputReference(kind, blob=value[kind], fit=fit)
+
+
+def blob_path_problem(path: object, allowed_containers: Collection[str] | None) -> str | None:
+    """What is wrong with a "container/path" blob reference, or None; `allowed_containers=None` skips that check."""
+    expected = 'must be a blob path "container/path/to/image.png"'
+    if not isinstance(path, str):
+        return f"{expected}; got {_show(path)}"
+    if len(path) > MAX_BLOB_PATH_CHARS + 64:
+        return f"{expected} of at most {MAX_BLOB_PATH_CHARS:,} characters; got {len(path):,} characters"
+    if FORBIDDEN_CHARS.search(path) or "\n" in path or "\t" in path:
+        return f"{expected} without control characters; got {_show(path)}"
+    if URL_SCHEME.match(path) or "://" in path:
+        return f"{expected}, not a URL (URLs are never fetched); got {_show(path)}"
+    if "\\" in path:
+        return f"{expected} with forward slashes and no backslashes; got {_show(path)}"
+    if path.startswith("/"):
+        return f"{expected} without a leading slash; got {_show(path)}"
+    segments = path.split("/")
+    if any(urllib.parse.unquote(s) in ("", ".", "..") for s in segments):
+        return f'{expected} without "..", "." or empty segments; got {_show(path)}'
+    if len(segments) < 2:
+        return f"{expected}: a container and a blob name; got {_show(path)}"
+    container = segments[0]
+    if not CONTAINER.fullmatch(container):
+        return f"{expected}; {_show(container)} is not a valid container name"
+    if allowed_containers is not None and container not in allowed_containers:
+        allowed = ", ".join(sorted(allowed_containers)) or "none"
+        return f"{expected} in an allowed container ({allowed}); got container {_show(container)}"
+    return None
+
+
+def _check_remix(errors: list[FieldError], body: Mapping, api: str) -> str | None:
+    if api != "videos" or body.get("remix") is None:
+        return None
+    value = body["remix"]
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("remix", f'remix must be an object {{"prompt": "..."}}; got {_show(value)}'))
+        return None
+    for key in value:
+        if key != "prompt":
+            errors.append(
+                FieldError(f"remix.{_field_name(key)}", f"remix has an unknown key {_show(key)}; allowed: prompt")
+            )
+    return _check_prompt(errors, "remix.prompt", value.get("prompt"), required="prompt" not in value)
+
+
+def _check_callback_url(errors: list[FieldError], value: object) -> str | None:
+    if value is None:
+        return None
+    expected = f"callback_url must be an absolute http(s) URL of at most {MAX_CALLBACK_URL_CHARS:,} characters"
+    if not isinstance(value, str):
+        errors.append(FieldError("callback_url", f"{expected}; got {_show(value)}"))
+        return None
+    if len(value) > MAX_CALLBACK_URL_CHARS:
+        errors.append(FieldError("callback_url", f"{expected}; got {len(value):,} characters"))
+        return None
+    if any(c.isspace() or not c.isprintable() for c in value):
+        message = f"{expected} without spaces or control characters; got {_show(value)}"
+        errors.append(FieldError("callback_url", message))
+        return None
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        errors.append(FieldError("callback_url", f"{expected}; got {_show(value)}"))
+        return None
+    if "@" in parts.netloc:
+        errors.append(FieldError("callback_url", f"{expected} without user:password@ credentials; got a URL with them"))
+        return None
+    return value
+
+
+def _check_metadata(errors: list[FieldError], value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    expected = (
+        f"metadata must be an object of at most {MAX_METADATA_KEYS} string keys ({MAX_METADATA_KEY_CHARS} characters) "
+        f"to string values ({MAX_METADATA_VALUE_CHARS} characters)"
+    )
+    if not isinstance(value, Mapping):
+        errors.append(FieldError("metadata", f"{expected}; got {_show(value)}"))
+        return {}
+    if len(value) > MAX_METADATA_KEYS:
+        errors.append(FieldError("metadata", f"{expected}; got {len(value)} keys"))
+        return {}
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_CHARS or FORBIDDEN_CHARS.search(key):
+            errors.append(
+                FieldError(
+                    "metadata",
+                    f"metadata keys must be 1-{MAX_METADATA_KEY_CHARS} characters without control characters; "
+                    f"got {_show(key)}",
+                )
+            )
+            continue
+        if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE_CHARS or FORBIDDEN_CHARS.search(item):
+            errors.append(
+                FieldError(
+                    f"metadata.{key}",
+                    f"metadata.{key} must be a string of at most {MAX_METADATA_VALUE_CHARS} characters without "
+                    f"control characters; got {_show(item)}"
+                    + (f" ({len(item):,} characters)" if isinstance(item, str) else ""),
+                )
+            )
+            continue
+        result[key] = item
+    return result
+
+
+def _show(value: object) -> str:
+    """A value as it would appear in JSON, short and safe to echo (no control characters, bounded length)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 64 else "a very large number"
+    if isinstance(value, float):
+        return str(value) if math.isfinite(value) else ("NaN" if math.isnan(value) else "Infinity")
+    if isinstance(value, str):
+        text = '"' + "".join(_escape(c) for c in value[:60]) + '"'
+        return text if len(value) <= 60 else f'{text[:-1]}…" ({len(value):,} characters)'
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items"
+    if isinstance(value, Mapping):
+        return f"an object with {len(value)} keys"
+    return f"a value of type {type(value).__name__}"
+
+
+def _escape(char: str) -> str:
+    if char in '\\"':
+        return "\\" + char
+    return char if char.isprintable() else f"\\u{ord(char):04x}"
+
+
+def _field_name(name: object) -> str:
+    """A field name safe to put in an error's `field` (hostile keys are shortened and escaped)."""
+    if isinstance(name, str) and len(name) <= 64 and name.isprintable():
+        return name
+    if not isinstance(name, str):
+        return _show(name)
+    return "".join(_escape(c) for c in name[:60]) + ("…" if len(name) > 60 else "")
+
+
+def _keys(value: Mapping) -> str:
+    return ", ".join(_show(k) for k in list(value)[:5]) or "none"
+
+
+def _fail(name: str, message: str) -> NoReturn:
+    raise RequestValidationError([FieldError(name, message)])
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.field = name
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                return level
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
