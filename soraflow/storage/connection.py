@@ -1,0 +1,208 @@
+"""Where the video storage account is and how to reach it, read from a setting prefix like the Functions host does.
+
+`VIDEO_STORAGE` holds a connection string (`UseDevelopmentStorage=true`, or a full one), or identity-based settings
+`VIDEO_STORAGE__accountName` / `__blobServiceUri` / `__serviceUri` with `__credential` and `__clientId` name the
+account and the managed identity. Nothing is read before `resolve_connection` is called.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import re
+from base64 import b64decode
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+from azure.storage.blob import BlobServiceClient
+
+from soraflow.errors import ConfigurationError
+
+DEFAULT_SETTING = "VIDEO_STORAGE"
+
+# The emulator's well-known development account (public, documented by Microsoft; not a secret).
+DEV_ACCOUNT_NAME = "devstoreaccount1"
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+DEV_BLOB_URL = f"http://127.0.0.1:10000/{DEV_ACCOUNT_NAME}"
+
+_ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """Where the blob service is and how to authenticate to it, resolved from a setting prefix."""
+
+    setting: str
+    account_url: str
+    account_name: str
+    account_key: str | None = field(default=None, repr=False)
+    sas_token: str | None = field(default=None, repr=False)
+    credential: Any = None  # a TokenCredential when the connection is identity-based
+    client_id: str | None = None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.credential is not None
+
+    def create_service_client(self, **options: Any) -> BlobServiceClient:
+        """A BlobServiceClient for this connection (no network until it is used)."""
+        if self.credential is not None:
+            credential: Any = self.credential
+        elif self.account_key is not None:
+            credential = AzureNamedKeyCredential(self.account_name, self.account_key)
+        else:
+            credential = AzureSasCredential(self.sas_token or "")
+        return BlobServiceClient(self.account_url, credential=credential, **options)
+
+
+def resolve_connection(setting: str = DEFAULT_SETTING, env: Mapping[str, str] | None = None) -> StorageConnection:
+    """Read the connection named by `setting` (a connection string, or `{setting}__...` identity settings)."""
+    env = os.environ if env is None else env
+    raw = _lookup(env, setting)
+    if raw is not None and raw[1].strip():
+        return _from_connection_string(raw[0], raw[1])
+    identity = _identity_settings(env, setting)
+    if identity:
+        return _from_identity(setting, identity)
+    raise ConfigurationError(
+        setting,
+        f"is not set: give a storage connection string in {setting}, or an identity-based connection in "
+        f"{setting}__accountName or {setting}__blobServiceUri",
+    )
+
+
+def _lookup(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    # The Functions host reads settings case-insensitively; Linux environments are case-sensitive, so match by hand.
+    if name in env:
+        return name, env[name]
+    wanted = name.lower()
+    for key, value in env.items():
+        if key.lower() == wanted:
+            return key, value
+    return None
+
+
+def _identity_settings(env: Mapping[str, str], setting: str) -> dict[str, tuple[str, str]]:
+    prefix = f"{setting}__".lower()
+    found = {}
+    for key, value in env.items():
+        if key.lower().startswith(prefix) and value.strip():
+            found[key[len(prefix) :].lower()] = (key, value.strip())
+    return found
+
+
+def _from_connection_string(setting: str, raw: str) -> StorageConnection:
+    # Never echo the value: it holds the account key.
+    parts: dict[str, str] = {}
+    for item in raw.strip().split(";"):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                setting, "is not a valid storage connection string (expected Key=Value pairs separated by ';')"
+            )
+        parts[key.strip().lower()] = value.strip()
+    if parts.get("usedevelopmentstorage", "").lower() == "true":
+        return StorageConnection(setting, DEV_BLOB_URL, DEV_ACCOUNT_NAME, account_key=DEV_ACCOUNT_KEY)
+    if "usedevelopmentstorage" in parts:
+        raise ConfigurationError(setting, "has UseDevelopmentStorage set to something other than true")
+    name = parts.get("accountname") or None
+    if parts.get("blobendpoint"):
+        url = _validate_url(setting, parts["blobendpoint"], part="BlobEndpoint")
+    elif name:
+        protocol = parts.get("defaultendpointsprotocol", "https").lower()
+        if protocol not in ("http", "https"):
+            raise ConfigurationError(setting, f"has DefaultEndpointsProtocol {protocol!r}; use https or http")
+        suffix = parts.get("endpointsuffix") or "core.windows.net"
+        url = _validate_url(setting, f"{protocol}://{name}.blob.{suffix}", part="AccountName/EndpointSuffix")
+    else:
+        raise ConfigurationError(setting, "is a connection string without AccountName or BlobEndpoint")
+    key = parts.get("accountkey") or None
+    sas = (parts.get("sharedaccesssignature") or "").lstrip("?") or None
+    if key:
+        if not name:
+            raise ConfigurationError(setting, "has an AccountKey but no AccountName")
+        try:
+            b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigurationError(setting, "has an AccountKey that is not valid base64") from None
+        return StorageConnection(setting, url, name, account_key=key)
+    if sas:
+        return StorageConnection(setting, url, name or _account_from_url(url), sas_token=sas)
+    raise ConfigurationError(setting, "is a connection string with neither AccountKey nor SharedAccessSignature")
+
+
+def _from_identity(setting: str, values: dict[str, tuple[str, str]]) -> StorageConnection:
+    uri = values.get("blobserviceuri") or values.get("serviceuri")
+    account = values.get("accountname")
+    if uri:
+        url = _validate_url(uri[0], uri[1])
+        if not url.startswith("https://"):
+            # azure-core refuses to send a bearer token over plain http, so fail here with the setting's name.
+            raise ConfigurationError(uri[0], f"must be an https URL for an identity-based connection, got {url!r}")
+        account_name = account[1] if account else _account_from_url(url)
+    elif account:
+        if not _ACCOUNT_NAME.fullmatch(account[1]):
+            raise ConfigurationError(
+                account[0], f"must be a storage account name (3-24 lowercase letters and digits), got {account[1]!r}"
+            )
+        account_name = account[1]
+        url = f"https://{account_name}.blob.core.windows.net"
+    else:
+        raise ConfigurationError(
+            f"{setting}__accountName",
+            f"is not set: an identity-based connection needs {setting}__accountName or {setting}__blobServiceUri",
+        )
+    client_id = values["clientid"][1] if "clientid" in values else None
+    credential = _identity_credential(setting, values, client_id)
+    return StorageConnection(setting, url, account_name, credential=credential, client_id=client_id)
+
+
+def _identity_credential(setting: str, values: dict[str, tuple[str, str]], client_id: str | None) -> Any:
+    # Imported here so that importing this module never loads the identity stack.
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential
+
+    kind = values["credential"][1].lower() if "credential" in values else None
+    if kind == "managedidentity":
+        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    if kind is not None:
+        raise ConfigurationError(
+            values["credential"][0], f"must be 'managedidentity' (or unset), got {values['credential'][1]!r}"
+        )
+    # Like the host: a tenant, client id and secret mean a service principal (local development against Azure).
+    if "clientsecret" in values:
+        if not client_id or "tenantid" not in values:
+            raise ConfigurationError(
+                values["clientsecret"][0], f"needs {setting}__tenantId and {setting}__clientId beside it"
+            )
+        return ClientSecretCredential(values["tenantid"][1], client_id, values["clientsecret"][1])
+    if client_id:
+        return DefaultAzureCredential(managed_identity_client_id=client_id)
+    return DefaultAzureCredential()
+
+
+def _validate_url(setting: str, value: str, *, part: str | None = None) -> str:
+    subject = f"has a {part} that" if part else "value"
+    value = value.strip()
+    try:
+        parsed = urlsplit(value)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.hostname) and not parsed.query and not parsed.fragment
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = "" if part else f": {value!r}"
+        raise ConfigurationError(setting, f"{subject} is not an http(s) URL without query or fragment{shown}")
+    return value.rstrip("/")
+
+
+def _account_from_url(url: str) -> str:
+    parsed = urlsplit(url)
+    host = parsed.hostname or ""
+    # Emulators and IP-style URLs carry the account in the path (http://127.0.0.1:10000/devstoreaccount1).
+    if host in ("localhost",) or re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", host):
+        return parsed.path.strip("/").split("/")[0]
+    return host.split(".")[0]
