@@ -80,8 +80,12 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
-class InputReference:
-    """Where the reference image comes from: a blob, a frame of a previous run, or a multipart upload."""
+class ReferenceSource:
+    """Where the reference image comes from: a blob, a frame of a previous run, or a multipart upload.
+
+    The image itself, once read and fitted (`reference_image.fit_reference_image`), travels to the provider as
+    `providers.job.InputReference`.
+    """
 
     kind: str  # blob | run | upload
     blob: str | None = None  # "container/path" for blob and upload
@@ -103,7 +107,7 @@ class InputReference:
         return {self.kind: self.blob, "fit": self.fit}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> InputReference:
+    def from_dict(cls, data: Mapping) -> ReferenceSource:
         """Rebuild from `to_dict()` output (durable history; trusted)."""
         fit = data.get("fit", "cover")
         if "run" in data:
@@ -122,7 +126,7 @@ class VideoRequest:
     size: str  # "WxH"
     seconds: int
     variants: int = 1
-    input_reference: InputReference | None = None
+    input_reference: ReferenceSource | None = None
     remix_prompt: str | None = None
     callback_url: str | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
@@ -171,7 +175,7 @@ class VideoRequest:
             size=data["size"],
             seconds=int(data["seconds"]),
             variants=int(data.get("variants", 1)),
-            input_reference=InputReference.from_dict(reference) if reference else None,
+            input_reference=ReferenceSource.from_dict(reference) if reference else None,
             remix_prompt=remix["prompt"] if remix else None,
             callback_url=data.get("callback_url"),
             metadata=MappingProxyType(dict(data.get("metadata") or {})),
@@ -395,7 +399,7 @@ def _check_variants(errors: list[FieldError], body: Mapping, size: str | None, a
 
 def _check_reference(
     errors: list[FieldError], value: object, allowed_containers: Collection[str], allow_upload: bool
-) -> InputReference | None:
+) -> ReferenceSource | None:
     if value is None:
         return None
     shape = '{"blob": "container/path"} or {"run": "<run id>", "at_seconds": 1.0}'
@@ -450,13 +454,13 @@ def _check_reference(
             )
         if len(errors) > before:
             return None
-        return InputReference("run", run_id=run_id, at_seconds=float(at), fit=fit)
+        return ReferenceSource("run", run_id=run_id, at_seconds=float(at), fit=fit)
     problem = blob_path_problem(value[kind], None if kind == "upload" else allowed_containers)
     if problem:
         errors.append(FieldError(f"input_reference.{kind}", f"input_reference.{kind} {problem}"))
     if len(errors) > before:
         return None
-    return InputReference(kind, blob=value[kind], fit=fit)
+    return ReferenceSource(kind, blob=value[kind], fit=fit)
 
 
 def blob_path_problem(path: object, allowed_containers: Collection[str] | None) -> str | None:

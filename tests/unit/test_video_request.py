@@ -12,7 +12,7 @@ from soraflow.model_table import SORA1_MAX_VARIANTS, load_model_table
 from soraflow.video_request import (
     MAX_BODY_BYTES,
     MAX_ERRORS,
-    InputReference,
+    ReferenceSource,
     VideoRequest,
     parse_request_json,
     parse_video_request,
@@ -371,7 +371,7 @@ def test_blob_reference_in_an_allowed_container():
 
 def test_reference_to_a_frame_of_a_previous_run():
     reference = parse({"prompt": "p", "input_reference": {"run": "run-123", "at_seconds": 2.5, "fit": "contain"}})
-    assert reference.input_reference == InputReference("run", run_id="run-123", at_seconds=2.5, fit="contain")
+    assert reference.input_reference == ReferenceSource("run", run_id="run-123", at_seconds=2.5, fit="contain")
     defaulted = parse({"prompt": "p", "input_reference": {"run": "run-123"}}).input_reference
     assert defaulted.at_seconds == 1.0
 
