@@ -1,0 +1,123 @@
+"""Helpers for the Sora emulator's tests: an HTTP client with the key, the admin API, and an ffmpeg probe."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import imageio_ffmpeg
+import pytest
+from PIL import Image
+
+from emulators import processes
+from tests.conftest import SORA_EMULATOR_KEY
+
+JOBS = "/openai/v1/video/generations"
+PREVIEW = {"api-version": "preview"}
+# The session emulator runs at --time-scale 0.02: a render of S seconds takes (20 + 5 S) x 0.02 s.
+SESSION_SCALE = 0.02
+
+
+@dataclass
+class Harness:
+    """The emulator under test: `http` sends the API key; the admin helpers call `/_emulator/`."""
+
+    url: str
+    http: httpx.Client
+
+    def admin(self, method: str, path: str, body: object = None) -> httpx.Response:
+        return self.http.request(method, f"/_emulator/{path}", json=body)
+
+    def reset(self, **overrides) -> dict:
+        response = self.admin("POST", "reset", overrides)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def add_fault(self, **spec) -> dict:
+        response = self.admin("POST", "faults", spec)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def requests(self, **filters) -> list[dict]:
+        response = self.http.get("/_emulator/requests", params=filters)
+        assert response.status_code == 200, response.text
+        return response.json()["requests"]
+
+    def advance(self, seconds: float) -> None:
+        response = self.admin("POST", "time/advance", {"seconds": seconds})
+        assert response.status_code == 200, response.text
+
+    def create_video(self, **body) -> dict:
+        response = self.http.post("/v1/videos", json={"prompt": "a paper boat on a blue table", **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def video(self, video_id: str) -> dict:
+        response = self.http.get(f"/v1/videos/{video_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def create_job(self, **body) -> dict:
+        payload = {"prompt": "a rocket landing on mars", "model": "sora", "width": 480, "height": 480, **body}
+        response = self.http.post(f"{JOBS}/jobs", params=PREVIEW, json=payload)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def job(self, job_id: str) -> dict:
+        response = self.http.get(f"{JOBS}/jobs/{job_id}", params=PREVIEW)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def finish_renders(self) -> None:
+        """Jump past any render the session emulator can be running (the longest is 20 s: 120 s x scale)."""
+        self.advance(130 * SESSION_SCALE)
+
+
+@pytest.fixture
+def sora(sora_emulator: processes.Server) -> Iterator[Harness]:
+    """The session emulator, reset, with a client that sends the right key."""
+    with httpx.Client(base_url=sora_emulator.url, headers={"api-key": SORA_EMULATOR_KEY}, timeout=30) as http:
+        yield Harness(sora_emulator.url, http)
+
+
+def image_bytes(width: int, height: int, *, fmt: str = "PNG", colour=(30, 160, 90)) -> bytes:
+    """An encoded solid-colour image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffmpeg says a media file holds."""
+
+    duration: float
+    video_codec: str | None
+    width: int | None
+    height: int | None
+    audio_codec: str | None
+
+
+def probe(path: Path) -> Probe:
+    """Parse `ffmpeg -i` (it prints the streams to stderr and exits non-zero for want of an output)."""
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False
+    )
+    text = result.stderr
+    duration = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
+    video = re.search(r"Stream #\S+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})", text)
+    audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", text)
+    assert duration is not None, text
+    hours, minutes, seconds = duration.groups()
+    return Probe(
+        duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
+        video_codec=video.group(1) if video else None,
+        width=int(video.group(2)) if video else None,
+        height=int(video.group(3)) if video else None,
+        audio_codec=audio.group(1) if audio else None,
+    )
