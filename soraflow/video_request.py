@@ -560,12 +560,12 @@ def _check_metadata(errors: list[FieldError], value: object) -> dict[str, str]:
             )
             continue
         if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE_CHARS or FORBIDDEN_CHARS.search(item):
+            name = f"metadata.{_field_name(key)}"
             errors.append(
                 FieldError(
-                    f"metadata.{key}",
-                    f"metadata.{key} must be a string of at most {MAX_METADATA_VALUE_CHARS} characters without "
-                    f"control characters; got {_show(item)}"
-                    + (f" ({len(item):,} characters)" if isinstance(item, str) else ""),
+                    name,
+                    f"{name} must be a string of at most {MAX_METADATA_VALUE_CHARS} characters without "
+                    f"control characters; got {_show(item)}",
                 )
             )
             continue

@@ -507,6 +507,12 @@ def test_bad_metadata_is_rejected(metadata, field, expected):
     assert expected in problem({"prompt": "p", "metadata": metadata}, field)
 
 
+def test_metadata_key_with_invisible_characters_is_escaped_in_the_error():
+    found = problems({"prompt": "p", "metadata": {"k\u202e": 1}})
+    assert list(found) == ["metadata.k\\u202e"]
+    assert "\u202e" not in found["metadata.k\\u202e"]
+
+
 # --- the body as a whole --------------------------------------------------------------------------------------
 
 
