@@ -81,13 +81,21 @@ class Download:
         if self._started:
             raise RuntimeError("a Download can be read only once")
         self._started = True
-        source = self._response.iter_bytes(chunk_size) if self._decoded else self._response.iter_raw(chunk_size)
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        # Network reads are counted as they arrive (so an error reports what really came), then regrouped into
+        # chunks of chunk_size: memory stays at one chunk plus one read.
+        source = self._response.iter_bytes() if self._decoded else self._response.iter_raw()
+        pending = bytearray()
         try:
-            for chunk in source:
-                self.bytes_read += len(chunk)
+            for piece in source:
+                self.bytes_read += len(piece)
                 if self.bytes_read > self._max_bytes:
                     raise self._incomplete(f"it ran past the {self._max_bytes}-byte limit", retryable=False)
-                if chunk:
+                pending += piece
+                while len(pending) >= chunk_size:
+                    chunk = bytes(pending[:chunk_size])
+                    del pending[:chunk_size]
                     yield chunk
         except httpx.RemoteProtocolError as exc:
             # h11 raises this when the connection closes before Content-Length bytes arrived.
@@ -100,6 +108,8 @@ class Download:
             ) from None
         if self.length is not None and self.bytes_read != self.length:
             raise self._incomplete(f"{self.bytes_read} bytes arrived of the {self.length} announced")
+        if pending:
+            yield bytes(pending)
 
     def copy_to(self, target: BinaryIO, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
         """Stream the whole body into a binary file object; returns the number of bytes written."""

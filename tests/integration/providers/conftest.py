@@ -6,6 +6,7 @@ redirect elsewhere, hang): the emulator covers every behaviour of the real servi
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from emulators import processes
 from soraflow.config import Settings
@@ -47,6 +49,23 @@ def logged(server: processes.Server, **filters: str) -> list[dict]:
     """The emulator's request log entries matching every filter (e.g. operation="create")."""
     entries = emulator_admin(server, "requests")["requests"]
     return [e for e in entries if all(e.get(k) == v for k, v in filters.items())]
+
+
+def advance(server: processes.Server, seconds: float) -> None:
+    """Jump the emulator's clock forward: renders finish (or expire) without the test waiting for them."""
+    emulator_admin(server, "time/advance", {"seconds": seconds})
+
+
+def add_fault(server: processes.Server, **spec) -> None:
+    """Script a fault for the next matching emulator calls."""
+    emulator_admin(server, "faults", spec)
+
+
+def image_bytes(width: int, height: int, *, colour=(40, 120, 200), kind: str = "PNG") -> bytes:
+    """An in-memory image (a reference frame) of exactly this size."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, kind)
+    return buffer.getvalue()
 
 
 def wait_until_terminal(client, job_id: str, *, timeout: float = 30.0):
