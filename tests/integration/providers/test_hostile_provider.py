@@ -181,6 +181,15 @@ def test_download_cut_short_of_its_content_length_is_incomplete(fake_provider: F
     assert "of 80000 bytes" in info.value.message
 
 
+def test_chunks_are_regrouped_to_the_requested_size(fake_provider: FakeProvider, fake_videos):
+    body = bytes(range(256)) * 1000
+    fake_provider.script("GET", f"{VIDEOS}/video_1/content", Scripted(200, body))
+    with fake_videos.open_content("video_1") as download:
+        chunks = list(download.iter_bytes(10_000))
+    assert b"".join(chunks) == body
+    assert {len(c) for c in chunks[:-1]} == {10_000} and 0 < len(chunks[-1]) <= 10_000
+
+
 def test_a_download_is_read_once(fake_provider: FakeProvider, fake_videos):
     fake_provider.script("GET", f"{VIDEOS}/video_1/content", Scripted(200, b"abc"))
     with fake_videos.open_content("video_1") as download:
