@@ -29,6 +29,9 @@ class Settings:
     video_request_container: str = "video-requests"
     run_timeout_minutes: float = 60.0
     taskhub_name: str = "soraflow"
+    delete_provider_copy: bool = False
+    sora_pricing: str | None = None
+    callback_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +57,9 @@ class Settings:
             video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
+            delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
+            sora_pricing=_text(env, "SORA_PRICING") or None,
+            callback_secret=_text(env, "CALLBACK_SECRET") or None,
         )
 
 
@@ -64,6 +70,17 @@ def _text(env: Mapping[str, str], name: str, *, default: str = "", required: boo
             raise ConfigurationError(name, "is not set")
         return default
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = _text(env, name).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(name, f"must be true or false, got {raw!r}")
 
 
 def _integer(env: Mapping[str, str], name: str, *, default: int | None, minimum: int) -> int | None:

@@ -30,6 +30,7 @@ def test_missing_endpoint_names_the_setting():
         ("RUN_TIMEOUT_MINUTES", "-5", "RUN_TIMEOUT_MINUTES must be a finite number"),
         ("VIDEO_OUTPUT_CONTAINER", "Videos_Out", "VIDEO_OUTPUT_CONTAINER must be a valid container name"),
         ("VIDEO_REQUEST_CONTAINER", "ab", "VIDEO_REQUEST_CONTAINER must be a valid container name"),
+        ("DELETE_PROVIDER_COPY", "maybe", "DELETE_PROVIDER_COPY must be true or false"),
     ],
 )
 def test_malformed_setting_is_rejected_naming_it(name, value, message):
@@ -49,3 +50,8 @@ def test_importing_the_app_reads_no_settings(monkeypatch):
     import function_app
 
     importlib.reload(function_app)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("off", False), ("", False)])
+def test_delete_provider_copy_is_a_flag(raw, expected):
+    assert Settings.from_env({**BASE, "DELETE_PROVIDER_COPY": raw}).delete_provider_copy is expected
