@@ -17,7 +17,13 @@ from soraflow.providers.errors import (
 )
 from soraflow.providers.job import InputReference, JobError, JobOutput, JobPage, JobSpec, ProviderJob
 from soraflow.providers.jobs import JobsClient
-from soraflow.providers.provider import VideoProvider, build_provider, close_provider_clients, provider_client
+from soraflow.providers.provider import (
+    VideoProvider,
+    build_provider,
+    close_provider_clients,
+    find_jobs_by_prompt,
+    provider_client,
+)
 from soraflow.providers.retry import RetryPolicy
 from soraflow.providers.status import TERMINAL_STATUSES, JobStatus, map_status
 from soraflow.providers.transport import Download, Timeouts
@@ -53,6 +59,7 @@ __all__ = [
     "VideosClient",
     "build_provider",
     "close_provider_clients",
+    "find_jobs_by_prompt",
     "map_status",
     "provider_client",
 ]

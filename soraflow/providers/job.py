@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -128,6 +129,9 @@ class ProviderJob:
     outputs: tuple[JobOutput, ...] = ()
     poll_after_ms: int | None = None
     remixed_from: str | None = None
+    # A fingerprint of the prompt the provider reports (never the prompt itself): lets a re-run activity
+    # recognise the job it created when the create's answer was lost.
+    prompt_digest: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +184,7 @@ class ProviderJob:
             "outputs": [output.to_dict() for output in self.outputs],
             "poll_after_ms": self.poll_after_ms,
             "remixed_from": self.remixed_from,
+            "prompt_digest": self.prompt_digest,
             "extra": dict(self.extra),
         }
 
@@ -198,6 +203,7 @@ class ProviderJob:
             outputs=tuple(JobOutput.from_dict(output) for output in data.get("outputs") or ()),
             poll_after_ms=data.get("poll_after_ms"),
             remixed_from=data.get("remixed_from"),
+            prompt_digest=data.get("prompt_digest"),
             extra=dict(data.get("extra") or {}),
         )
 
@@ -221,6 +227,13 @@ class JobPage:
 
 
 # ---- reading provider JSON without ever trusting its shape ---------------------------------------------------
+
+
+def prompt_digest(prompt: Any) -> str | None:
+    """A short SHA-256 fingerprint of a prompt, the same for the caller's text and the provider's echo of it."""
+    if not isinstance(prompt, str):
+        return None
+    return hashlib.sha256(prompt.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
 
 
 def require_object(body: Any, *, api: str, operation: str) -> Mapping[str, Any]:

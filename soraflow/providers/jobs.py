@@ -26,6 +26,7 @@ from soraflow.providers.job import (
     optional_text,
     page_limit,
     parse_page,
+    prompt_digest,
     require_object,
     require_text,
 )
@@ -240,6 +241,7 @@ def parse_generation_job(body: Any, *, headers: Mapping[str, str] | None = None,
         error=_job_error(body) if status is not JobStatus.SUCCEEDED else None,
         outputs=outputs,
         poll_after_ms=parse_poll_after_ms(headers or {}),
+        prompt_digest=prompt_digest(body.get("prompt")),
         extra=bounded_extra(body, _KNOWN_FIELDS),
     )
 

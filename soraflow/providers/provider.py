@@ -12,7 +12,7 @@ import httpx
 from soraflow.config import Settings
 from soraflow.providers.auth import ApiKeyAuth, Auth, BearerTokenAuth, TokenCredential, default_credential
 from soraflow.providers.endpoint import jobs_endpoint, videos_endpoint
-from soraflow.providers.job import JobOutput, JobPage, JobSpec, ProviderJob
+from soraflow.providers.job import JobOutput, JobPage, JobSpec, ProviderJob, prompt_digest
 from soraflow.providers.jobs import JobsClient
 from soraflow.providers.retry import RetryPolicy
 from soraflow.providers.transport import Download, Timeouts, Transport
@@ -74,6 +74,26 @@ def build_auth(settings: Settings, *, credential: TokenCredential | None = None)
         return BearerTokenAuth(credential)
     client_id = settings.azure_client_id
     return BearerTokenAuth(lambda: default_credential(client_id))
+
+
+def find_jobs_by_prompt(
+    provider: VideoProvider, prompt: str, *, created_after: int | None = None, max_jobs: int = 200
+) -> list[ProviderJob]:
+    """Jobs whose prompt matches, newest first, among the provider's recent jobs (for a create whose answer was lost).
+
+    Lists newest first and stops at the first job created before `created_after` (epoch seconds) or after
+    `max_jobs` jobs. Two runs with the same prompt in that window both match: the caller decides.
+    """
+    wanted = prompt_digest(prompt)
+    matches: list[ProviderJob] = []
+    for seen, job in enumerate(provider.iter_jobs(page_size=min(max_jobs, 100)), start=1):
+        if created_after is not None and job.created_at is not None and job.created_at < created_after:
+            break
+        if job.prompt_digest == wanted:
+            matches.append(job)
+        if seen >= max_jobs:
+            break
+    return matches
 
 
 _clients: dict[tuple, VideosClient | JobsClient] = {}

@@ -25,6 +25,7 @@ from soraflow.providers.job import (
     optional_text,
     page_limit,
     parse_page,
+    prompt_digest,
     require_object,
     require_text,
 )
@@ -203,6 +204,7 @@ def parse_video(
         outputs=outputs,
         poll_after_ms=parse_poll_after_ms(headers or {}),
         remixed_from=optional_text(body.get("remixed_from_video_id")),
+        prompt_digest=prompt_digest(body.get("prompt")),
         extra=bounded_extra(body, _KNOWN_FIELDS),
     )
 

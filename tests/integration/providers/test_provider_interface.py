@@ -14,12 +14,14 @@ from soraflow.providers import (
     JobSpec,
     JobStatus,
     ProviderJob,
+    ProviderUnavailable,
     ProviderUnsupported,
     VideoProvider,
     VideosClient,
     build_provider,
+    find_jobs_by_prompt,
 )
-from tests.integration.providers.conftest import FAST_RETRY, advance, image_bytes, logged, settings_for
+from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, image_bytes, logged, settings_for
 
 
 @pytest.fixture(params=["videos", "jobs"])
@@ -89,3 +91,17 @@ def test_jobs_api_makes_every_variant(sora_emulator):
     finally:
         client.close()
     assert [o.index for o in job.outputs if o.kind == "video"] == [0, 1, 2]
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_its_prompt(provider, sora_emulator):
+    # Issue: a crash or a dropped connection between the provider accepting a job and the caller hearing of it.
+    other = provider.create_job(spec(provider.api, prompt="Another kite"))  # another run's job, answered normally
+    add_fault(sora_emulator, api=provider.api, operation="create", kind="drop", phase="after")
+    with pytest.raises(ProviderUnavailable) as info:
+        provider.create_job(spec(provider.api, prompt="The lost kite"))
+    assert info.value.outcome_unknown
+    [found] = find_jobs_by_prompt(provider, "The lost kite", created_after=other.created_at)
+    assert found.id == logged(sora_emulator, operation="create")[-1]["job_id"]
+    assert find_jobs_by_prompt(provider, "A kite nobody asked for") == []
+    assert [j.id for j in find_jobs_by_prompt(provider, "Another kite")] == [other.id]
+    assert len(logged(sora_emulator, operation="create")) == 2

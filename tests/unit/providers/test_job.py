@@ -8,7 +8,7 @@ from soraflow.providers.errors import (
     ProviderInvalidResponse,
     ProviderJobFailed,
 )
-from soraflow.providers.job import EXTRA_LIMIT_BYTES, JobOutput, JobSpec, ProviderJob
+from soraflow.providers.job import EXTRA_LIMIT_BYTES, JobOutput, JobSpec, ProviderJob, prompt_digest
 from soraflow.providers.jobs import first_frame_item, parse_generation_job
 from soraflow.providers.status import JobStatus
 from soraflow.providers.videos import parse_video, parse_video_list
@@ -290,3 +290,12 @@ def test_first_frame_inpaint_item_covers_the_whole_frame():
         "file_name": "ref.png",
         "crop_bounds": {"left_fraction": 0.0, "top_fraction": 0.0, "right_fraction": 1.0, "bottom_fraction": 1.0},
     }
+
+
+def test_prompt_is_kept_only_as_a_fingerprint_matching_the_callers():
+    job = parse_video(VIDEO)
+    assert job.prompt_digest == prompt_digest("A cat on a motorcycle") != prompt_digest("A cat on a motorcycle!")
+    assert len(job.prompt_digest) == 32
+    assert "A cat on a motorcycle" not in json.dumps(job.to_dict())
+    assert parse_video({**VIDEO, "prompt": None}).prompt_digest is None
+    assert parse_generation_job(SORA1_SUCCEEDED).prompt_digest == prompt_digest("A rocket landing on mars")
