@@ -12,6 +12,7 @@ from emulators.sora import admin, jobs_api, videos_api
 from emulators.sora.emulator import EMULATOR, FAULT, LOG_ENTRY, STALL, Emulator, Options
 from emulators.sora.errors import ApiError, fault_error
 from emulators.sora.faults import Fault
+from emulators.sora.media import MediaError
 
 # Large enough for a 20 MB reference image (or two, plus a video, for the jobs API) and multipart overhead.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -94,6 +95,11 @@ async def _serve(request: web.Request, handler, emulator: Emulator, api: str | N
         response = await handler(request)
     except ApiError as exc:
         response = exc.response()
+    except MediaError as exc:
+        # An imported file ffmpeg cannot read, say: the caller learns why instead of a bare 500.
+        response = ApiError(
+            500, f"The asset could not be made: {exc}", code="media_error", type="server_error"
+        ).response()
     if fault is not None and fault.phase == "after":
         if fault.kind == "status":
             return _fault_error(fault).response()

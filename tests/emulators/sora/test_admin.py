@@ -158,3 +158,10 @@ def test_import_validates_its_body(sora: Harness, big_file: Path, change: dict, 
 def test_import_of_a_directory_is_refused(sora: Harness, tmp_path: Path):
     body = {"path": str(tmp_path), "size": "1920x1080", "seconds": "12"}
     assert error_of(sora.admin("POST", "videos/import", body), 400)["param"] == "path"
+
+
+def test_a_thumbnail_of_an_unreadable_import_is_a_500_media_error(sora: Harness, big_file: Path):
+    video = sora.admin("POST", "videos/import", {"path": str(big_file), "size": "640x360", "seconds": "2"}).json()
+    response = sora.http.get(f"/v1/videos/{video['id']}/content", params={"variant": "thumbnail"})
+    assert error_of(response, 500)["code"] == "media_error"
+    assert sora.http.get(f"/v1/videos/{video['id']}/content").status_code == 200, "the file itself is still served"

@@ -346,3 +346,10 @@ def test_remix_accepts_multipart_bodies(sora: Harness):
     assert error_of(response, 400)["code"] == "unknown_parameter"
     response = sora.http.post(f"/v1/videos/{original['id']}/remix", data={"prompt": "in snow"})
     assert response.status_code == 200, response.text
+
+
+def test_a_body_over_64_mb_is_a_413(sora: Harness):
+    files = {"input_reference": ("huge.png", b"\0" * (65 * 1024 * 1024), "image/png")}
+    error = error_of(sora.http.post("/v1/videos", data={"prompt": "x"}, files=files), 413)
+    assert error["code"] == "request_too_large"
+    assert sora.requests(operation="create")[-1]["status"] == 413
