@@ -3,7 +3,18 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from triggers import health
+from activities import outputs, provider_jobs
+from orchestrators import video_run
+from triggers import blob_requests, health, openapi, videos_api
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(health.bp)
+for blueprint in (
+    health.bp,
+    openapi.bp,
+    videos_api.bp,
+    blob_requests.bp,
+    video_run.bp,
+    provider_jobs.bp,
+    outputs.bp,
+):
+    app.register_functions(blueprint)

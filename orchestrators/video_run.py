@@ -1,0 +1,248 @@
+"""The run orchestration: prepare the reference, create the provider job, poll it, store the outputs, remix, report.
+
+Deterministic: time comes from `context.current_utc_datetime`, settings from the input, and every I/O is an
+activity. Waits are durable timers raced against the `cancel` event, so a cancelled run stops waiting at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import azure.durable_functions as df
+
+from soraflow.polling import SAMPLE_WINDOW, ProgressSample, next_poll_delay
+from soraflow.runs import RunStatus, error_from_failure
+
+bp = df.Blueprint()
+
+CANCEL_EVENT = "cancel"
+# Storage and provider reads are safe to repeat; creates are not, so they are never retried blindly here.
+STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
+DOWNLOAD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=3_000, max_number_of_attempts=5)
+# Bounded history: after this many polls the run continues as new, carrying its state in the input.
+POLLS_PER_EXECUTION = 40
+CREATE_BACKOFF_SECONDS = (5, 10, 20, 30, 60)
+
+
+class RunEnded(Exception):
+    """Stops the story early with a final status and error (cancel, timeout, expiry, provider failure)."""
+
+    def __init__(self, status: RunStatus, error: dict | None = None):
+        super().__init__(status)
+        self.status = status
+        self.error = error
+
+
+@bp.orchestration_trigger(context_name="context")
+def video_run_orchestrator(context: df.DurableOrchestrationContext):
+    """The story of one run, from request to finished video in Blob Storage."""
+    run = dict(context.get_input())
+    request = run["request"]
+    state = run.setdefault("state", {"outputs": [], "stage": RunStatus.QUEUED})
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    try:
+        if state.get("job") is None:
+            publish(context, run, RunStatus.QUEUED)
+            if request.get("input_reference"):
+                state["reference"] = yield context.call_activity_with_retry(
+                    "prepare_reference", STORAGE_RETRY, {"run_id": run["run_id"], "request": request}
+                )
+            publish(context, run, RunStatus.SUBMITTING)
+            if run.get("remix_of"):  # POST /videos/{id}/remix: this run's video is a remix of another run's
+                remix = {"source_job_id": run["remix_of"]["job_id"], "prompt": request["prompt"]}
+                state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
+            else:
+                create = {"request": request, "reference": state.get("reference")}
+                state["job"] = yield from create_job(context, run, cancel, "create_provider_job", create)
+        if state["stage"] in (RunStatus.SUBMITTING, RunStatus.GENERATING):
+            if not (yield from poll_until_done(context, run, cancel, RunStatus.GENERATING)):
+                return None  # continued as new, with the state in its input
+            yield from store_outputs(context, run, source="remix" if run.get("remix_of") else "generation")
+            if request.get("remix"):
+                publish(context, run, RunStatus.REMIXING)
+                remix = {"source_job_id": state["job"]["id"], "prompt": request["remix"]["prompt"]}
+                state["generation_job"] = state["job"]
+                state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
+        if state["stage"] == RunStatus.REMIXING:
+            if not (yield from poll_until_done(context, run, cancel, RunStatus.REMIXING)):
+                return None
+            yield from store_outputs(context, run, source="remix", folder="remix/")
+        state["final"], state["error"] = RunStatus.COMPLETED, None
+    except RunEnded as ended:
+        state["final"], state["error"] = ended.status, ended.error
+    except Exception as failure:  # an activity failed for good: the run fails, saying why
+        state["final"], state["error"] = RunStatus.FAILED, error_from_failure(failure)
+    if state["final"] != RunStatus.COMPLETED or run["options"].get("delete_provider_copy"):
+        yield from delete_provider_jobs(context, run)
+    result = publish(context, run, state["final"])
+    manifest = {"id": run["run_id"], "request": request, "cost": run.get("cost"), "remix_of": run.get("remix_of"),
+                "created_at": run["created_at"], **result}  # fmt: skip
+    result["manifest"] = yield context.call_activity_with_retry("write_run_manifest", STORAGE_RETRY, manifest)
+    if request.get("callback_url"):
+        try:
+            callback = {"url": request["callback_url"], "run": manifest}
+            yield context.call_activity("deliver_run_callback", callback)
+        except Exception as failure:  # a receiver that is down must not undo a finished video
+            result["callback_error"] = error_from_failure(failure)
+    return result
+
+
+def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activity: str, payload: dict):
+    """Create the provider job; on a retryable refusal (429, 5xx) wait on a durable timer and try again."""
+    run["state"]["samples"], run["state"]["polls"] = [], 0
+    for attempt in range(len(CREATE_BACKOFF_SECONDS) + 1):
+        try:
+            job = yield context.call_activity(activity, {"run_id": run["run_id"], **payload})
+            publish(context, run, run["state"]["stage"], job=job)
+            return job
+        except Exception as failure:
+            error = error_from_failure(failure)
+            if not error.get("retryable") or attempt == len(CREATE_BACKOFF_SECONDS):
+                raise RunEnded(RunStatus.FAILED, error) from None
+            delay = max(float(error.get("retry_after") or 0), CREATE_BACKOFF_SECONDS[attempt])
+            publish(context, run, run["state"]["stage"], note=f"provider busy ({error['code']}), retrying")
+            yield from wait(context, delay, cancel)
+    raise AssertionError("unreachable")
+
+
+def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, stage: RunStatus):
+    """Poll the provider job on durable timers until it ends; returns False when the run continued as new."""
+    state = run["state"]
+    deadline = datetime.fromisoformat(run["deadline"])
+    job = state["job"]
+    while True:
+        if job["status"] == "succeeded":
+            return True
+        if job["status"] in ("failed", "cancelled"):
+            raise RunEnded(RunStatus.FAILED, provider_failure(job))
+        if job["status"] == "expired":
+            raise RunEnded(RunStatus.FAILED, run_error("expired", "the provider job expired before it was stored"))
+        now = context.current_utc_datetime
+        if now >= deadline:
+            minutes = run["options"]["timeout_minutes"]
+            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"the job did not finish within {minutes} minutes"))
+        if state["polls"] >= POLLS_PER_EXECUTION:
+            state["polls"] = 0
+            context.continue_as_new(run)
+            return False
+        clock = (now - datetime.fromisoformat(run["created_at"])).total_seconds()
+        samples = [ProgressSample.from_list(pair) for pair in state["samples"]]
+        poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
+        remaining = (deadline - now).total_seconds()
+        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining)
+        yield from wait(context, delay, cancel)
+        job = yield context.call_activity_with_retry("get_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
+        state["job"], state["polls"] = job, state["polls"] + 1
+        clock = (context.current_utc_datetime - datetime.fromisoformat(run["created_at"])).total_seconds()
+        sample = [clock, float(job.get("progress") or 0)]
+        state["samples"] = [*state["samples"], sample][-SAMPLE_WINDOW:]
+        publish(context, run, stage, job=job)
+
+
+def store_outputs(context: df.DurableOrchestrationContext, run: dict, *, source: str, folder: str = ""):
+    """Download every output of the current job straight into Blob Storage, in parallel activities."""
+    state = run["state"]
+    stage = state["stage"]
+    publish(context, run, RunStatus.DOWNLOADING)
+    tasks = [
+        context.call_activity_with_retry(
+            "store_provider_output",
+            DOWNLOAD_RETRY,
+            {"run_id": run["run_id"], "output": output, "source": source, "folder": folder},
+        )
+        for output in state["job"].get("outputs", [])
+    ]
+    stored = yield context.task_all(tasks)
+    state["outputs"] = [*state["outputs"], *(item for item in stored if item)]
+    publish(context, run, stage)
+
+
+def delete_provider_jobs(context: df.DurableOrchestrationContext, run: dict):
+    """Best-effort delete of the provider's copies (after a cancel, a failure, a timeout, or by setting)."""
+    state = run["state"]
+    for job in (state.get("generation_job"), state.get("job")):
+        if not job or job["id"] in state.setdefault("deleted_jobs", []):
+            continue
+        try:
+            yield context.call_activity_with_retry("delete_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
+            state["deleted_jobs"].append(job["id"])
+        except Exception as failure:
+            state["delete_error"] = error_from_failure(failure)
+
+
+def wait(context: df.DurableOrchestrationContext, seconds: float, cancel):
+    """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins."""
+    if cancel.is_completed:
+        raise RunEnded(RunStatus.CANCELLED, cancelled_error())
+    timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=max(seconds, 0.05)))
+    winner = yield context.task_any([timer, cancel])
+    if winner is not timer:
+        timer.cancel()
+        raise RunEnded(RunStatus.CANCELLED, cancelled_error())
+
+
+def publish(context: df.DurableOrchestrationContext, run: dict, stage: RunStatus, *, job=None, note=None) -> dict:
+    """Record the stage and progress in custom status (what GET /videos/{id} shows) and return it."""
+    state = run["state"]
+    stage = RunStatus(stage)
+    if not stage.is_final:
+        state["stage"] = stage
+    job = job or state.get("job")
+    status = {
+        "status": stage,
+        "progress": 100 if stage == RunStatus.COMPLETED else overall_progress(stage, job),
+        "provider": provider_view(run, job),
+        "outputs": state["outputs"],
+        "error": state.get("error") if stage.is_final else None,
+        "note": note,
+        "updated_at": context.current_utc_datetime.isoformat(),
+    }
+    if stage.is_final:
+        status["completed_at"] = status["updated_at"]
+        status["run_id"] = run["run_id"]
+    context.set_custom_status(status)
+    return status
+
+
+def overall_progress(stage: RunStatus, job: dict | None) -> int:
+    """Run progress 0-100: the provider's render progress, scaled into the generation (or remix) span."""
+    provider = int((job or {}).get("progress") or 0)
+    spans = {
+        RunStatus.QUEUED: (0, 0),
+        RunStatus.SUBMITTING: (0, 2),
+        RunStatus.GENERATING: (2, 90),
+        RunStatus.DOWNLOADING: (90, 98),
+        RunStatus.REMIXING: (50, 90),
+    }
+    low, high = spans.get(RunStatus(stage), (0, 0))
+    return int(low + (high - low) * min(max(provider, 0), 100) / 100)
+
+
+def provider_view(run: dict, job: dict | None) -> dict | None:
+    if not job:
+        return None
+    return {
+        "api": run["options"]["api"],
+        "job_id": job.get("id"),
+        "status": job.get("provider_status"),
+        "progress": job.get("progress"),
+    }
+
+
+def provider_failure(job: dict) -> dict:
+    error = job.get("error") or {}
+    code = error.get("code") or "provider_failed"
+    return {
+        "code": "content_policy" if error.get("content_policy") else "provider_failed",
+        "message": error.get("message") or f"the provider job ended {job.get('provider_status')}",
+        "retryable": False,
+        "provider_code": code,
+    }
+
+
+def cancelled_error() -> dict:
+    return run_error("cancelled", "the run was cancelled")
+
+
+def run_error(code: str, message: str) -> dict:
+    return {"code": code, "message": message, "retryable": False, "provider_code": None}

@@ -1,0 +1,194 @@
+"""Runs started by dropping a file into the request container (`video-requests` by default).
+
+A `*.json` file is a request (the POST body's schema). An image (.png .jpg .jpeg .webp) is an image-to-video
+request whose prompt comes from the blob's `prompt` metadata or a sidecar `<stem>.json` beside it. The run id is
+derived from the blob version (name and ETag, and the sidecar's), so a duplicate event starts nothing new. An
+invalid file gets a manifest with the error under `runs/{id}/run.json` and starts nothing; inputs are never
+modified.
+
+The trigger source is read from VIDEO_REQUEST_TRIGGER_SOURCE when the app is indexed: `EventGrid` (the default,
+required on Flex Consumption) or `LogsAndContainerScan`. The local host serves both by scanning the container.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from dataclasses import dataclass
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from soraflow.config import Settings
+from soraflow.errors import FieldError, RequestValidationError, SoraflowError
+from soraflow.runs import request_fingerprint, run_id_for_blob
+from soraflow.storage import BlobStore, StoredBlob, output_store
+from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
+from triggers.videos_api import ORCHESTRATOR, build_run_input, find_run
+
+bp = df.Blueprint()
+log = logging.getLogger("soraflow.blob_requests")
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+TRIGGER_SOURCES = {
+    "eventgrid": func.BlobSource.EVENT_GRID,
+    "logsandcontainerscan": func.BlobSource.LOGS_AND_CONTAINER_SCAN,
+}
+# Indexing needs the source at import; an unknown value falls back to Event Grid and is reported by /api/health.
+TRIGGER_SOURCE = TRIGGER_SOURCES.get(
+    os.environ.get("VIDEO_REQUEST_TRIGGER_SOURCE", "EventGrid").lower(), func.BlobSource.EVENT_GRID
+)
+
+
+@bp.blob_trigger(
+    arg_name="blob", path="%VIDEO_REQUEST_CONTAINER%/{name}", connection="VIDEO_STORAGE", source=TRIGGER_SOURCE
+)
+@bp.durable_client_input(client_name="client")
+async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
+    """Start one run per request-file version; write an error manifest for an invalid file."""
+    settings = Settings.from_env()
+    container = settings.video_request_container
+    name = blob_path(blob.name or "", container)
+    if name is None:
+        log.warning("ignoring a blob event outside %s: %s", container, blob.name)
+        return
+    plan = plan_run(request_store(container), container, name)
+    if plan is None:
+        return
+    if await find_run(client, plan.run_id) is not None:
+        log.info("blob %s/%s already started run %s; a duplicate event starts nothing", container, name, plan.run_id)
+        return
+    try:
+        if plan.error is not None:
+            raise plan.error
+        request = parse_video_request(
+            plan.body,
+            api=settings.sora_api,
+            default_model=settings.sora_model,
+            extra_models=settings.sora_extra_models,
+            allowed_containers=(settings.video_request_container, settings.video_output_container),
+        )
+    except RequestValidationError as error:
+        error_view = {**error.to_dict(), "provider_code": None}
+        manifest = {"id": plan.run_id, "status": "failed", "origin": plan.origin, "error": error_view, "outputs": []}
+        output_store().write_manifest(plan.run_id, manifest)
+        log.warning("blob %s/%s is not a valid request (%s); wrote its manifest", container, name, error.message)
+        return
+    run_id = plan.run_id
+    run_input = build_run_input(settings, run_id, request, request_fingerprint(plan.body), origin=plan.origin)
+    try:
+        await client.start_new(ORCHESTRATOR, run_id, run_input)
+    except Exception:
+        if await find_run(client, run_id) is not None:  # a concurrent duplicate event won the race
+            return
+        raise
+    log.info("blob %s/%s started run %s", container, name, run_id)
+
+
+@dataclass
+class BlobPlan:
+    """What a request blob asks for: the run id of this version, and the body or why there is none."""
+
+    run_id: str
+    origin: dict
+    body: dict | None = None
+    error: RequestValidationError | None = None
+
+
+def plan_run(requests: BlobStore, container: str, name: str) -> BlobPlan | None:
+    """The run a blob event stands for, or None when the blob is gone or is not a request."""
+    if name.lower().endswith(".json"):
+        image = find_image_for_sidecar(requests, name)
+        if image is None:
+            return plan_json_request(requests, container, name)
+        name = image.blob  # a sidecar completes an image request: plan the image's run
+    elif not name.lower().endswith(IMAGE_EXTENSIONS):
+        log.info("ignoring %s/%s: neither a .json request nor an image", container, name)
+        return None
+    image = requests.find(name)
+    if image is None:
+        return None
+    sidecar_name = stem(name) + ".json"
+    sidecar = requests.find(sidecar_name)
+    prompt = (image.metadata or {}).get("prompt")
+    origin = {"kind": "blob", "container": container, "blob": name, "etag": image.etag,
+              "sidecar": sidecar_name if sidecar else None}  # fmt: skip
+    plan = BlobPlan(
+        run_id_for_blob(container, name, f"{image.etag}|{sidecar.etag if sidecar else ''}|{prompt}"), origin
+    )
+    body: dict = {}
+    if sidecar is not None:
+        try:
+            body = read_json_request(requests, sidecar_name)
+        except RequestValidationError as error:
+            plan.error = error
+            return plan
+    if prompt and "prompt" not in body:
+        body["prompt"] = prompt
+    if "prompt" not in body:
+        plan.error = RequestValidationError(
+            FieldError("prompt", f"an image needs a `prompt` metadata value or a sidecar {sidecar_name} with a prompt")
+        )
+        return plan
+    fit = body.pop("fit", "cover")
+    plan.body = {**body, "input_reference": {"blob": f"{container}/{name}", "fit": fit}}
+    return plan
+
+
+def plan_json_request(requests: BlobStore, container: str, name: str) -> BlobPlan | None:
+    stored = requests.find(name)
+    if stored is None:
+        return None
+    origin = {"kind": "blob", "container": container, "blob": name, "etag": stored.etag}
+    plan = BlobPlan(run_id_for_blob(container, name, stored.etag or ""), origin)
+    try:
+        plan.body = read_json_request(requests, name)
+    except RequestValidationError as error:
+        plan.error = error
+    return plan
+
+
+def read_json_request(requests, name: str) -> dict:
+    stored: StoredBlob | None = requests.find(name)
+    if stored is not None and stored.bytes > MAX_BODY_BYTES:
+        raise RequestValidationError(FieldError("body", f"{name} is larger than {MAX_BODY_BYTES:,} bytes"))
+    try:
+        return parse_request_json(requests.open_read(name).read())
+    except SoraflowError as error:
+        if isinstance(error, RequestValidationError):
+            raise
+        raise RequestValidationError(FieldError("body", f"{name} could not be read: {error.message}")) from error
+
+
+def find_image_for_sidecar(requests, name: str) -> StoredBlob | None:
+    base = stem(name)
+    for extension in IMAGE_EXTENSIONS:
+        for candidate in (base + extension, base + extension.upper()):
+            found = requests.find(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def stem(name: str) -> str:
+    root, _ = posixpath.splitext(name)
+    return root
+
+
+def blob_path(full_name: str, container: str) -> str | None:
+    """The blob's path inside the request container, from the trigger's `container/path` name."""
+    prefix = container + "/"
+    if not full_name.startswith(prefix) or len(full_name) == len(prefix):
+        return None
+    return full_name[len(prefix) :]
+
+
+_request_stores: dict = {}
+
+
+def request_store(container: str):
+    """A store on the request container, sharing the output store's connection."""
+    from activities.outputs import store_for
+
+    return store_for(container)

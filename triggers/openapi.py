@@ -1,0 +1,366 @@
+"""GET /api/openapi.json: the OpenAPI 3.1 document of the HTTP API (tests check real responses against it)."""
+
+from __future__ import annotations
+
+import json
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from soraflow.runs import RunStatus
+from soraflow.video_request import (
+    MAX_CALLBACK_URL_CHARS,
+    MAX_METADATA_KEY_CHARS,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_CHARS,
+    MAX_PROMPT_CHARS,
+)
+
+bp = df.Blueprint()
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+ERROR = {
+    "type": ["object", "null"],
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "retryable": {"type": "boolean"},
+        "provider_code": NULLABLE_STRING,
+    },
+}
+REFERENCE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["blob"],
+            "properties": {"blob": {"type": "string"}, "fit": {"enum": ["cover", "contain"]}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["run"],
+            "properties": {
+                "run": {"type": "string"},
+                "at_seconds": {"type": "number", "minimum": 0},
+                "fit": {"enum": ["cover", "contain"]},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+METADATA = {
+    "type": "object",
+    "maxProperties": MAX_METADATA_KEYS,
+    "propertyNames": {"maxLength": MAX_METADATA_KEY_CHARS},
+    "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_CHARS},
+}
+SCHEMAS = {
+    "VideoRequest": {
+        "type": "object",
+        "required": ["prompt"],
+        "additionalProperties": False,
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
+            "model": {"type": "string"},
+            "size": {"type": "string", "pattern": "^[0-9]+x[0-9]+$", "examples": ["720x1280", "1280x720"]},
+            "seconds": {
+                "type": ["string", "integer"],
+                "description": 'videos API: "4", "8" or "12" (an integer is accepted); jobs API: 1-20',
+            },
+            "variants": {"type": "integer", "minimum": 1, "maximum": 4, "description": "jobs API only"},
+            "input_reference": REFERENCE,
+            "remix": {
+                "type": "object",
+                "required": ["prompt"],
+                "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS}},
+                "additionalProperties": False,
+                "description": "videos API only: remix the first video with this prompt",
+            },
+            "callback_url": {"type": "string", "format": "uri", "maxLength": MAX_CALLBACK_URL_CHARS},
+            "metadata": METADATA,
+        },
+    },
+    "RemixRequest": {
+        "type": "object",
+        "required": ["prompt"],
+        "additionalProperties": False,
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
+            "callback_url": {"type": "string", "format": "uri", "maxLength": MAX_CALLBACK_URL_CHARS},
+            "metadata": METADATA,
+        },
+    },
+    "Output": {
+        "type": "object",
+        "required": ["kind", "source", "index", "blob"],
+        "properties": {
+            "kind": {"enum": ["video", "thumbnail", "spritesheet"]},
+            "source": {"enum": ["generation", "remix"]},
+            "index": {"type": "integer", "minimum": 0},
+            "blob": {"type": "string"},
+            "content_type": NULLABLE_STRING,
+            "bytes": {"type": ["integer", "null"]},
+            "url": {"type": "string"},
+        },
+    },
+    "Run": {
+        "type": "object",
+        "required": ["id", "status", "progress", "outputs", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"enum": [s.value for s in RunStatus]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "queue_position": {"type": ["integer", "null"]},
+            "request": {"type": ["object", "null"]},
+            "provider": {
+                "type": ["object", "null"],
+                "properties": {
+                    "api": {"enum": ["videos", "jobs"]},
+                    "job_id": NULLABLE_STRING,
+                    "status": NULLABLE_STRING,
+                    "progress": {"type": ["integer", "null"]},
+                },
+            },
+            "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Output"}},
+            "error": ERROR,
+            "cost": {
+                "type": ["object", "null"],
+                "properties": {"estimated_usd": {"type": ["number", "null"]}, "seconds": {"type": "integer"}},
+            },
+            "created_at": NULLABLE_STRING,
+            "updated_at": NULLABLE_STRING,
+            "completed_at": NULLABLE_STRING,
+            "note": NULLABLE_STRING,
+            "suspended": {"type": "boolean"},
+        },
+    },
+    "RunList": {
+        "type": "object",
+        "required": ["object", "data", "has_more"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+            "has_more": {"type": "boolean"},
+            "continuation": {"type": "string"},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "errors"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {"status": {"enum": ["ok", "unhealthy"]}, "checks": {"type": "object"}},
+    },
+}
+
+
+def problem_response(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def run_response(description: str, *, location: bool = False) -> dict:
+    response = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Run"}}},
+    }
+    if location:
+        response["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the run's URL"}}
+    return response
+
+
+RUN_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "a retried POST with the same key and body returns the same run; another body is a 409",
+}
+NOT_FOUND = problem_response("no such run")
+
+
+def openapi_document() -> dict:
+    """The API's OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "soraflow",
+            "version": "1.0.0",
+            "description": "Durable video generation: Sora requests in, finished videos in Blob Storage.",
+        },
+        "servers": [{"url": "/api"}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+            },
+        },
+        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+        "paths": {
+            "/videos": {
+                "post": {
+                    "operationId": "startVideoRun",
+                    "summary": "Start a run (JSON, or multipart with an input_reference image)",
+                    "parameters": [IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/VideoRequest"}},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["prompt"],
+                                    "properties": {
+                                        "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
+                                        "model": {"type": "string"},
+                                        "size": {"type": "string"},
+                                        "seconds": {"type": "string"},
+                                        "variants": {"type": "string"},
+                                        "callback_url": {"type": "string"},
+                                        "input_reference": {"type": "string", "contentMediaType": "image/png"},
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "202": run_response("the run was started (or a retried POST found it)", location=True),
+                        "400": problem_response("the request is invalid; `errors` names each field"),
+                        "409": problem_response("the Idempotency-Key was used with another body"),
+                        "415": problem_response("unsupported content type"),
+                    },
+                },
+                "get": {
+                    "operationId": "listVideoRuns",
+                    "summary": "List runs, newest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"enum": [s.value for s in RunStatus]}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {"name": "continuation", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "a page of runs",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunList"}}},
+                        },
+                        "400": problem_response("a query parameter is invalid"),
+                    },
+                },
+            },
+            "/videos/{id}": {
+                "get": {
+                    "operationId": "getVideoRun",
+                    "summary": "The run resource",
+                    "parameters": [RUN_ID],
+                    "responses": {"200": run_response("the run"), "404": NOT_FOUND},
+                },
+                "delete": {
+                    "operationId": "deleteVideoRun",
+                    "summary": "Delete a finished run's outputs and history",
+                    "parameters": [RUN_ID],
+                    "responses": {
+                        "204": {"description": "deleted"},
+                        "404": NOT_FOUND,
+                        "409": problem_response("the run is still in progress"),
+                    },
+                },
+            },
+            "/videos/{id}/cancel": {
+                "post": {
+                    "operationId": "cancelVideoRun",
+                    "summary": "Stop a live run",
+                    "parameters": [RUN_ID],
+                    "responses": {
+                        "202": run_response("cancellation requested"),
+                        "404": NOT_FOUND,
+                        "409": problem_response("the run already ended"),
+                    },
+                }
+            },
+            "/videos/{id}/content": {
+                "get": {
+                    "operationId": "getVideoContent",
+                    "summary": "Redirect to a short-lived URL of an output, or stream it",
+                    "parameters": [
+                        RUN_ID,
+                        {"name": "variant", "in": "query", "schema": {"enum": ["video", "thumbnail", "spritesheet"]}},
+                        {"name": "index", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 16}},
+                        {"name": "source", "in": "query", "schema": {"enum": ["generation", "remix"]}},
+                        {"name": "stream", "in": "query", "schema": {"enum": ["true", "false"]}},
+                    ],
+                    "responses": {
+                        "200": {"description": "the output's bytes (stream=true)"},
+                        "302": {
+                            "description": "redirect to a read-only URL valid for 15 minutes",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        "400": problem_response("a query parameter is invalid"),
+                        "404": problem_response("no such run or output"),
+                        "409": problem_response("the run has not finished"),
+                    },
+                }
+            },
+            "/videos/{id}/remix": {
+                "post": {
+                    "operationId": "remixVideoRun",
+                    "summary": "Start a new run remixing a completed one",
+                    "parameters": [RUN_ID, IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RemixRequest"}}},
+                    },
+                    "responses": {
+                        "202": run_response("the remix run was started", location=True),
+                        "400": problem_response("the request is invalid"),
+                        "404": NOT_FOUND,
+                        "409": problem_response("the run is not completed, or the key was reused"),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Settings, storage and provider reachability",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "healthy",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                        },
+                        "503": {
+                            "description": "unhealthy; each failed check says why",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                        },
+                    },
+                }
+            },
+        },
+    }
+
+
+@bp.route(route="openapi.json", methods=["GET"])
+def get_openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    """The OpenAPI 3.1 document of this API."""
+    return func.HttpResponse(json.dumps(openapi_document()), mimetype="application/json")

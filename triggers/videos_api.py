@@ -1,0 +1,491 @@
+"""The HTTP API under /api/videos: start, read, list, cancel, delete, download and remix runs.
+
+Every 4xx is problem+json naming the field, and nothing is started or changed when one is returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from soraflow.config import Settings
+from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
+from soraflow.pricing import estimate_cost
+from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
+from soraflow.run_resource import build_run_resource
+from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
+from soraflow.storage import output_store, run_blob
+from soraflow.video_request import VideoRequest, parse_request_json, parse_video_request
+from triggers.problems import field_problem, problem, problem_from_error
+
+bp = df.Blueprint()
+log = logging.getLogger("soraflow.api")
+
+ORCHESTRATOR = "video_run_orchestrator"
+CANCEL_EVENT = "cancel"
+MAX_MULTIPART_BYTES = MAX_REFERENCE_BYTES + 1024 * 1024
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_LIST_LIMIT = 100
+DEFAULT_LIST_LIMIT = 20
+CONTENT_VARIANTS = ("video", "thumbnail", "spritesheet")
+UPLOAD_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+READ_URL_TTL = timedelta(minutes=15)
+
+
+# --- start ---
+
+
+@bp.route(route="videos", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_video_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start a run from a JSON body, or multipart with an `input_reference` image; 202 + Location."""
+    try:
+        settings = Settings.from_env()
+        key = idempotency_key(req)
+        body, upload = read_start_body(req)
+        request = parse_video_request(
+            body,
+            api=settings.sora_api,
+            default_model=settings.sora_model,
+            extra_models=settings.sora_extra_models,
+            allowed_containers=reference_containers(settings),
+            allow_upload=False,
+        )
+        if upload is not None:
+            fit_reference_image(upload[0], request.width, request.height)  # validates; the run fits it again
+    except SoraflowError as error:
+        return problem_from_error(error, status=500 if isinstance(error, ConfigurationError) else None)
+    fingerprint = request_fingerprint(
+        {"body": body, "upload": hashlib.sha256(upload[0]).hexdigest() if upload else None}
+    )
+    run_id = run_id_for_idempotency_key(key) if key else new_run_id()
+    return await start_or_replay(
+        client, req, settings, run_id, request, fingerprint, upload=upload, replayable=bool(key)
+    )
+
+
+@bp.route(route="videos/{id}/remix", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def remix_video_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start a new run that remixes a completed one with a new prompt (videos API only)."""
+    source_id = req.route_params.get("id", "")
+    try:
+        settings = Settings.from_env()
+        key = idempotency_key(req)
+        body = parse_request_json(req.get_body())
+    except SoraflowError as error:
+        return problem_from_error(error, status=500 if isinstance(error, ConfigurationError) else None)
+    unknown = sorted(set(body) - {"prompt", "callback_url", "metadata"})
+    if unknown:
+        return field_problem(unknown[0], "unknown field; a remix takes prompt, callback_url and metadata")
+    source = await find_run(client, source_id)
+    if source is None:
+        return run_not_found(source_id)
+    resource = build_run_resource(source)
+    if resource["status"] != RunStatus.COMPLETED:
+        return problem(409, "run_not_completed", f"run {source_id} is {resource['status']}; only a completed run can "
+                       "be remixed", errors=[FieldError("id", "the run must be completed")])  # fmt: skip
+    source_request = VideoRequest.from_dict(resource["request"])
+    if source_request.api != "videos":
+        return field_problem("id", "remix needs the videos API (Sora 2); this run used the jobs API")
+    job = remix_source_job(source)
+    if job is None:
+        return field_problem("id", "the run has no provider video to remix (it was deleted from the provider)")
+    try:
+        request = parse_video_request(
+            {
+                "prompt": body.get("prompt"),
+                "model": source_request.model,
+                "size": source_request.size,
+                "seconds": str(source_request.seconds),
+                **{k: body[k] for k in ("callback_url", "metadata") if k in body},
+            },
+            api="videos",
+            default_model=settings.sora_model,
+            extra_models=settings.sora_extra_models,
+        )
+    except SoraflowError as error:
+        return problem_from_error(error)
+    fingerprint = request_fingerprint({"remix_of": source_id, "body": body})
+    run_id = run_id_for_idempotency_key(f"remix:{source_id}:{key}") if key else new_run_id()
+    remix_of = {"run_id": source_id, "job_id": job}
+    return await start_or_replay(client, req, settings, run_id, request, fingerprint, remix_of=remix_of,
+                                 replayable=bool(key))  # fmt: skip
+
+
+async def start_or_replay(
+    client: df.DurableOrchestrationClient,
+    req: func.HttpRequest,
+    settings: Settings,
+    run_id: str,
+    request: VideoRequest,
+    fingerprint: str,
+    *,
+    upload: tuple[bytes, str] | None = None,
+    remix_of: dict | None = None,
+    replayable: bool,
+) -> func.HttpResponse:
+    """Start the run, or, for a retried POST with the same key and body, answer with the run it started."""
+    if replayable:
+        existing = await find_run(client, run_id)
+        if existing is not None:
+            return replay_or_conflict(req, existing, fingerprint)
+    if upload is not None:
+        data, kind = upload
+        blob = run_blob(run_id, f"upload.{UPLOAD_EXTENSIONS[kind]}")
+        try:
+            output_store().upload_bytes(blob, data, content_type=f"image/{kind}")
+        except SoraflowError as error:
+            return problem_from_error(error, status=503)
+        request = VideoRequest.from_dict(
+            {**request.to_dict(), "input_reference": {"upload": f"{output_store().container}/{blob}", "fit": "cover"}}
+        )
+    run_input = build_run_input(settings, run_id, request, fingerprint, remix_of=remix_of)
+    try:
+        await client.start_new(ORCHESTRATOR, run_id, run_input)
+    except Exception:
+        # Two POSTs with one key can race to start the same id: the loser answers with the winner's run.
+        existing = await find_run(client, run_id) if replayable else None
+        if existing is None:
+            raise
+        return replay_or_conflict(req, existing, fingerprint)
+    log.info("started run %s (%s, %s s, %s)", run_id, request.model, request.seconds, request.size)
+    resource = build_run_resource({"instanceId": run_id, "runtimeStatus": "Pending", "input": run_input})
+    return run_response(req, resource, status=202)
+
+
+def build_run_input(
+    settings: Settings,
+    run_id: str,
+    request: VideoRequest,
+    fingerprint: str,
+    *,
+    remix_of: dict | None = None,
+    origin: dict | None = None,
+) -> dict:
+    """The orchestration's input: the validated request, the settings it needs, its cost and its deadline."""
+    now = datetime.now(UTC)
+    return {
+        "run_id": run_id,
+        "request": request.to_dict(),
+        "options": {
+            "api": settings.sora_api,
+            "timeout_minutes": settings.run_timeout_minutes,
+            "delete_provider_copy": settings.delete_provider_copy,
+        },
+        "cost": estimate_cost(request, settings.sora_pricing).to_dict(),
+        "created_at": now.isoformat(),
+        "deadline": (now + timedelta(minutes=settings.run_timeout_minutes)).isoformat(),
+        "fingerprint": fingerprint,
+        "remix_of": remix_of,
+        "origin": origin or {"kind": "http"},
+    }
+
+
+def replay_or_conflict(req: func.HttpRequest, existing: dict, fingerprint: str) -> func.HttpResponse:
+    if (existing.get("input") or {}).get("fingerprint") != fingerprint:
+        return problem(409, "idempotency_key_reused", "this Idempotency-Key was already used with a different "
+                       "request body; use a new key for a new request",
+                       errors=[FieldError("Idempotency-Key", "already used with a different body")])  # fmt: skip
+    response = run_response(req, build_run_resource(existing), status=202)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def read_start_body(req: func.HttpRequest) -> tuple[dict, tuple[bytes, str] | None]:
+    """The request fields and, for multipart, the uploaded image (bytes, kind)."""
+    content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type in ("", "application/json") or content_type.endswith("+json"):
+        return parse_request_json(req.get_body()), None
+    if content_type != "multipart/form-data":
+        raise RequestValidationError(
+            FieldError("Content-Type", f"must be application/json or multipart/form-data; got {content_type!r}")
+        )
+    if len(req.get_body()) > MAX_MULTIPART_BYTES:
+        raise RequestValidationError(FieldError("body", f"multipart body over {MAX_MULTIPART_BYTES:,} bytes"))
+    body: dict = {}
+    for name in req.form:
+        value = req.form[name]
+        if name in ("metadata", "remix"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise RequestValidationError(
+                    FieldError(name, f"{name} must be a JSON object in a form field")
+                ) from None
+        body[name] = value
+    files = list(req.files)
+    extra = [name for name in files if name != "input_reference"]
+    if extra:
+        raise RequestValidationError(FieldError(extra[0], "unknown file field; only input_reference is accepted"))
+    if "input_reference" not in files:
+        return body, None
+    if "input_reference" in body:
+        raise RequestValidationError(FieldError("input_reference", "give either a file or a blob reference, not both"))
+    data = req.files["input_reference"].read(MAX_REFERENCE_BYTES + 1)
+    if len(data) > MAX_REFERENCE_BYTES:
+        raise RequestValidationError(FieldError("input_reference", "the image is larger than 20 MB"))
+    kind = detect_image_format(data[:64])
+    if kind not in UPLOAD_EXTENSIONS:
+        what = kind or "not an image"
+        raise RequestValidationError(FieldError("input_reference", f"must be a JPEG, PNG or WebP image; got {what}"))
+    return body, (data, kind)
+
+
+def idempotency_key(req: func.HttpRequest) -> str | None:
+    key = req.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable() or not key.isascii():
+        raise RequestValidationError(
+            FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
+        )
+    return key
+
+
+def new_run_id() -> str:
+    return "run-" + uuid.uuid4().hex[:24]
+
+
+def reference_containers(settings: Settings) -> tuple[str, ...]:
+    """Containers a request may take a reference image from: the request container and the output container."""
+    return (settings.video_request_container, settings.video_output_container)
+
+
+def remix_source_job(instance: dict) -> str | None:
+    state_job = ((instance.get("output") or {}).get("provider") or {}).get("job_id")
+    return state_job
+
+
+# --- read, list ---
+
+
+@bp.route(route="videos/{id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_video_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The run resource."""
+    run_id = req.route_params.get("id", "")
+    instance = await find_run(client, run_id)
+    if instance is None:
+        return run_not_found(run_id)
+    return run_response(req, build_run_resource(instance, content_url=content_url_for(req, run_id)))
+
+
+@bp.route(route="videos", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Runs, newest first: `status=` filter, `limit=` (1-100), `continuation=` token from the previous page."""
+    status = req.params.get("status")
+    if status is not None and status not in {s.value for s in RunStatus}:
+        return field_problem("status", f"must be one of {', '.join(s.value for s in RunStatus)}; got {status!r}")
+    raw_limit = req.params.get("limit", str(DEFAULT_LIST_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
+        return field_problem("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}; got {raw_limit!r}")
+    limit = int(raw_limit)
+    after = None
+    if "continuation" in req.params:
+        after = decode_continuation(req.params["continuation"])
+        if after is None:
+            return field_problem("continuation", "is not a token this API returned")
+    instances = await client.get_status_by(instance_id_prefix="run-")
+    runs = []
+    for status_object in instances:
+        instance = instance_dict(status_object)
+        if instance.get("name") not in (None, ORCHESTRATOR):
+            continue
+        resource = build_run_resource(instance)
+        if status is None or resource["status"] == status:
+            runs.append(resource)
+    runs.sort(key=lambda r: (r["created_at"] or "", r["id"]), reverse=True)
+    if after is not None:
+        runs = [r for r in runs if (r["created_at"] or "", r["id"]) < after]
+    page, more = runs[:limit], len(runs) > limit
+    body = {"object": "list", "data": page, "has_more": more}
+    if more:
+        body["continuation"] = encode_continuation(page[-1]["created_at"] or "", page[-1]["id"])
+    return json_response(body)
+
+
+def encode_continuation(created_at: str, run_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, run_id]).encode()).decode().rstrip("=")
+
+
+def decode_continuation(token: str) -> tuple[str, str] | None:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return value[0], value[1]
+    return None
+
+
+# --- cancel, delete ---
+
+
+@bp.route(route="videos/{id}/cancel", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def cancel_video_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Ask a live run to stop: it stops waiting, deletes the provider job and ends `cancelled`."""
+    run_id = req.route_params.get("id", "")
+    instance = await find_run(client, run_id)
+    if instance is None:
+        return run_not_found(run_id)
+    resource = build_run_resource(instance)
+    if RunStatus(resource["status"]).is_final:
+        return problem(409, "run_finished", f"run {run_id} already ended {resource['status']}",
+                       errors=[FieldError("id", f"the run is {resource['status']}")])  # fmt: skip
+    await client.raise_event(run_id, CANCEL_EVENT, {"requested_at": datetime.now(UTC).isoformat()})
+    return run_response(req, resource, status=202)
+
+
+@bp.route(route="videos/{id}", methods=["DELETE"])
+@bp.durable_client_input(client_name="client")
+async def delete_video_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Delete a finished run's outputs and history; 409 while it is running."""
+    run_id = req.route_params.get("id", "")
+    instance = await find_run(client, run_id)
+    if instance is None:
+        return run_not_found(run_id)
+    resource = build_run_resource(instance)
+    if not RunStatus(resource["status"]).is_final:
+        return problem(409, "run_in_progress", f"run {run_id} is {resource['status']}; cancel it first, then delete",
+                       errors=[FieldError("id", "the run is still in progress")])  # fmt: skip
+    try:
+        removed = output_store().delete_run(run_id)
+    except SoraflowError as error:
+        return problem_from_error(error, status=503)
+    await client.purge_instance_history(run_id)
+    log.info("deleted run %s (%d blobs)", run_id, removed)
+    return func.HttpResponse(status_code=204)
+
+
+# --- content ---
+
+
+@bp.route(route="videos/{id}/content", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Redirect to a short-lived URL of one output (`variant`, `index`, `source`), or stream it (`stream=true`)."""
+    run_id = req.route_params.get("id", "")
+    variant = req.params.get("variant", "video")
+    if variant not in CONTENT_VARIANTS:
+        return field_problem("variant", f"must be one of {', '.join(CONTENT_VARIANTS)}; got {variant!r}")
+    raw_index = req.params.get("index", "0")
+    if not raw_index.isdigit() or int(raw_index) > 16:
+        return field_problem("index", f"must be a whole number from 0 to 16; got {raw_index!r}")
+    source = req.params.get("source", "generation")
+    if source not in ("generation", "remix"):
+        return field_problem("source", f"must be generation or remix; got {source!r}")
+    stream = req.params.get("stream", "false").lower()
+    if stream not in ("true", "false"):
+        return field_problem("stream", f"must be true or false; got {stream!r}")
+    instance = await find_run(client, run_id)
+    if instance is None:
+        return run_not_found(run_id)
+    resource = build_run_resource(instance)
+    matches = [
+        o
+        for o in resource["outputs"]
+        if o.get("kind") == variant and int(o.get("index") or 0) == int(raw_index) and o.get("source") == source
+    ]
+    if not matches:
+        if not RunStatus(resource["status"]).is_final:
+            return problem(409, "run_in_progress", f"run {run_id} is {resource['status']}; its outputs are not "
+                           "stored yet", errors=[FieldError("id", "the run has not finished")])  # fmt: skip
+        return problem(404, "output_not_found", f"run {run_id} has no {source} {variant} at index {raw_index}",
+                       errors=[FieldError("variant", "no such output")])  # fmt: skip
+    output = matches[0]
+    store = output_store()
+    try:
+        if stream == "true":
+            reader = store.open_read(output["blob"])
+            return func.HttpResponse(
+                reader.read(), status_code=200, mimetype=output.get("content_type") or "application/octet-stream"
+            )
+        url = store.read_url(output["blob"], ttl=READ_URL_TTL)
+    except SoraflowError as error:
+        return problem_from_error(error, status=404 if error.code == "blob_not_found" else 503)
+    return func.HttpResponse(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+# --- shared ---
+
+
+async def find_run(client: df.DurableOrchestrationClient, run_id: str) -> dict | None:
+    """The durable status of a run as a dict, or None if there is no such run (or the id is not one of ours)."""
+    if not is_valid_run_id(run_id):
+        return None
+    status = await client.get_status(run_id, show_input=True)
+    if status is None or status.runtime_status is None:
+        return None
+    instance = instance_dict(status)
+    return instance if instance.get("name") in (None, ORCHESTRATOR) else None
+
+
+def instance_dict(status: df.DurableOrchestrationStatus) -> dict:
+    """The SDK's status object as the plain dict build_run_resource reads (JSON text decoded)."""
+    run_input = decoded(status.input_)
+    custom = decoded(status.custom_status)
+    return {
+        "name": status.name,
+        "instanceId": status.instance_id,
+        "runtimeStatus": status.runtime_status.value if status.runtime_status else None,
+        "input": run_input if isinstance(run_input, dict) else {},
+        "customStatus": custom if isinstance(custom, dict) else None,
+        "output": decoded(status.output),
+        "createdTime": status.created_time,
+        "lastUpdatedTime": status.last_updated_time,
+    }
+
+
+def decoded(value):
+    """Durable payloads may arrive as JSON text (the extension stores the raw body): decode it once."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def content_url_for(req: func.HttpRequest, run_id: str):
+    base = api_base(req)
+
+    def url(output: dict) -> str:
+        query = f"variant={output.get('kind')}&index={output.get('index') or 0}&source={output.get('source')}"
+        return f"{base}/videos/{run_id}/content?{query}"
+
+    return url
+
+
+def api_base(req: func.HttpRequest) -> str:
+    url = req.url.split("?", 1)[0]
+    marker = url.find("/videos")
+    return url[:marker] if marker >= 0 else url.rstrip("/")
+
+
+def run_response(req: func.HttpRequest, resource: dict, *, status: int = 200) -> func.HttpResponse:
+    location = f"{api_base(req)}/videos/{resource['id']}"
+    if resource.get("outputs"):
+        resource = {**resource, "outputs": [{**o, "url": content_url_for(req, resource["id"])(o)} for o in
+                                            resource["outputs"]]}  # fmt: skip
+    headers = {"Location": location} if status == 202 else {}
+    return json_response(resource, status=status, headers=headers)
+
+
+def json_response(body: dict, *, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers or {})
+
+
+def run_not_found(run_id: str) -> func.HttpResponse:
+    shown = run_id if is_valid_run_id(run_id) else "that id"
+    return problem(404, "run_not_found", f"no run {shown}", errors=[FieldError("id", "no such run")])
