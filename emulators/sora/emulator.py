@@ -80,6 +80,7 @@ def operation(api: str, name: str):
 
 
 def emulator_of(request: web.Request) -> Emulator:
+    """The emulator serving this request."""
     return request.app[EMULATOR]
 
 

@@ -49,6 +49,7 @@ class Fault:
     hits: int = 0
 
     def matches(self, api: str | None, operation: str | None) -> bool:
+        """Whether this fault applies to a call of this API and operation."""
         if api is None or operation is None:
             return False
         if self.api not in ("any", api) or self.operation not in ("any", operation):
@@ -57,6 +58,7 @@ class Fault:
         return allowed is None or operation in allowed
 
     def to_json(self) -> dict:
+        """The fault as the admin API shows it (`count` is the number of calls left)."""
         return {
             "id": self.id,
             "kind": self.kind,
@@ -166,7 +168,9 @@ class FaultBook:
         return None
 
     def active(self) -> list[Fault]:
+        """The faults still in force, oldest first."""
         return list(self._faults)
 
     def clear(self) -> None:
+        """Deactivate every fault."""
         self._faults.clear()

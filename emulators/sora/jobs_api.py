@@ -13,7 +13,7 @@ from emulators.sora.emulator import STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import MAX_IMAGE_BYTES, decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
-from emulators.sora.payloads import Payload, Upload, query_limit, read_payload, reject_unknown, wrong_type
+from emulators.sora.payloads import Payload, Upload, parse_limit, read_payload, reject_unknown, wrong_type
 from emulators.sora.store import (
     INPUT_FAILURE_AT,
     JOB_STATUSES,
@@ -327,7 +327,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     """GET /jobs: newest first, `limit` (1-100), `before`/`after` cursors and a `statuses` filter."""
     require_api_version(request)
     emulator = emulator_of(request)
-    limit = query_limit(request, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, minimum=1)
+    limit = parse_limit(request, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, minimum=1)
     wanted = _statuses(request)
     now = emulator.clock.now()
     jobs = sorted((j for j in emulator.store.jobs.values() if not j.is_expired(now)), key=lambda j: j.seq, reverse=True)

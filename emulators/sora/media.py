@@ -43,6 +43,7 @@ class MediaSource:
     path: str | None = None
 
     def key(self) -> str:
+        """The cache key of this source's assets (an import's key changes when its file does)."""
         if self.path is None:
             return f"{RECIPE}-{self.width}x{self.height}-{self.seconds}s-f{self.flavour}"
         stat = os.stat(self.path)
@@ -74,6 +75,7 @@ class MediaLibrary:
 
     @property
     def ffmpeg(self) -> str:
+        """The ffmpeg executable, looked up on first use."""
         if self._ffmpeg is None:
             self._ffmpeg = ffmpeg_executable()
         return self._ffmpeg

@@ -92,7 +92,7 @@ def json_type_name(value: object) -> str:
     return "a string"
 
 
-def query_limit(request: web.Request, default: int, maximum: int, minimum: int = 0) -> int:
+def parse_limit(request: web.Request, default: int, maximum: int, minimum: int = 0) -> int:
     """The `limit` query parameter of a list call, within bounds."""
     raw = request.query.get("limit")
     if raw is None:

@@ -39,4 +39,5 @@ class RequestLog:
         return [e for e in self._entries if all(str(e.get(k)) == v for k, v in filters.items())]
 
     def clear(self) -> None:
+        """Forget every record."""
         self._entries.clear()

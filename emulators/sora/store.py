@@ -48,6 +48,7 @@ def retention_seconds(time_scale: float) -> float:
 
 
 def new_video_id() -> str:
+    """A videos-API id, shaped like `video_68fa7f59f2588190a48ea2b0aa73d844`."""
     return "video_" + secrets.token_hex(16)
 
 
@@ -56,10 +57,12 @@ def _ulid_like() -> str:
 
 
 def new_job_id() -> str:
+    """A jobs-API job id, shaped like `task_01jy98zkvpfb7909522ysd150a`."""
     return "task_" + _ulid_like()
 
 
 def new_generation_id() -> str:
+    """A jobs-API generation id, shaped like `gen_01jy990gaxeayb74aq4hnbn2cp`."""
     return "gen_" + _ulid_like()
 
 
@@ -82,6 +85,7 @@ class Timeline:
     stalled: bool = False
 
     def fraction(self, now: float) -> float:
+        """How far along the render is (0-1), held at the failure or stall point."""
         x = (now - self.start) / self.duration if self.duration > 0 else 1.0
         if self.stalled:
             x = min(x, STALL_FRACTION)
@@ -98,6 +102,7 @@ class Timeline:
         return self.start + self.duration
 
     def is_over(self, now: float) -> bool:
+        """Whether the render is terminal (completed or failed) at `now`."""
         ended = self.ended_at()
         return ended is not None and now >= ended
 
@@ -119,14 +124,17 @@ class Video:
 
     @property
     def created_at(self) -> int:
+        """Creation time, whole epoch seconds."""
         return int(self.timeline.start)
 
     def expires_at(self) -> float | None:
+        """When the assets expire: 24 h (scaled) after creation, for a video that completes."""
         if self.timeline.failure is not None or self.timeline.ended_at() is None:
             return None
         return self.timeline.start + self.retention
 
     def status(self, now: float) -> str:
+        """`queued`, `in_progress`, `completed`, `failed` or (after expiry) `expired`."""
         if not self.timeline.is_over(now):
             return "queued" if self.timeline.fraction(now) < VIDEO_QUEUED_UNTIL else "in_progress"
         if self.timeline.failure is not None:
@@ -135,12 +143,14 @@ class Video:
         return "expired" if expires is not None and now >= expires else "completed"
 
     def progress(self, now: float) -> int:
+        """Whole percent: 0 while queued, rising to 99 while rendering, 100 once completed."""
         if self.timeline.is_over(now) and self.timeline.failure is None:
             return 100
         x = self.timeline.fraction(now)
         return max(0, min(99, int((x - VIDEO_QUEUED_UNTIL) / (1 - VIDEO_QUEUED_UNTIL) * 100)))
 
     def to_json(self, now: float) -> dict:
+        """The video object the API answers."""
         status = self.status(now)
         terminal = status in ("completed", "failed", "expired")
         ended = self.timeline.ended_at()
@@ -183,17 +193,21 @@ class GenerationJob:
 
     @property
     def created_at(self) -> int:
+        """Creation time, whole epoch seconds."""
         return int(self.timeline.start)
 
     def expires_at(self) -> float | None:
+        """When the job is deleted: 24 h (scaled) after it finished."""
         ended = self.timeline.ended_at()
         return None if ended is None else ended + self.retention
 
     def is_expired(self, now: float) -> bool:
+        """Whether the job is past its expiry (and so, to clients, gone)."""
         expires = self.expires_at()
         return self.timeline.is_over(now) and expires is not None and now >= expires
 
     def status(self, now: float) -> str:
+        """`queued`, `preprocessing`, `running`, `processing`, then `succeeded` or `failed`."""
         if self.timeline.is_over(now):
             return "failed" if self.timeline.failure is not None else "succeeded"
         x = self.timeline.fraction(now)
@@ -203,6 +217,7 @@ class GenerationJob:
         return "processing"
 
     def to_json(self, now: float) -> dict:
+        """The job object the API answers."""
         status = self.status(now)
         over = self.timeline.is_over(now)
         ended = self.timeline.ended_at()
@@ -252,14 +267,17 @@ class JobStore:
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def next_seq(self) -> int:
+        """The next creation order number (lists sort by it)."""
         return next(self._seq)
 
     def add_video(self, video: Video) -> Video:
+        """Keep a new video."""
         video.seq = self.next_seq()
         self.videos[video.id] = video
         return video
 
     def add_job(self, job: GenerationJob) -> GenerationJob:
+        """Keep a new job and index its generations."""
         job.seq = self.next_seq()
         self.jobs[job.id] = job
         for index, generation_id in enumerate(job.generation_ids):
@@ -267,11 +285,13 @@ class JobStore:
         return job
 
     def remove_job(self, job_id: str) -> None:
+        """Forget a job and its generations."""
         job = self.jobs.pop(job_id)
         for generation_id in job.generation_ids:
             self.generations.pop(generation_id, None)
 
     def timelines(self) -> list[Timeline]:
+        """The renders of every job of both APIs."""
         return [v.timeline for v in self.videos.values()] + [j.timeline for j in self.jobs.values()]
 
     def active(self, now: float) -> list[Timeline]:

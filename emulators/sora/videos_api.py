@@ -15,7 +15,7 @@ from emulators.sora.emulator import STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
-from emulators.sora.payloads import Payload, json_type_name, query_limit, read_payload, reject_unknown, wrong_type
+from emulators.sora.payloads import Payload, json_type_name, parse_limit, read_payload, reject_unknown, wrong_type
 from emulators.sora.store import (
     OUTPUT_FAILURE_AT,
     Failure,
@@ -280,7 +280,7 @@ async def retrieve_video(request: web.Request) -> web.Response:
 async def list_videos(request: web.Request) -> web.Response:
     """GET /videos: cursor pagination with `limit` (0-100), `order` (asc/desc, default desc) and `after`."""
     emulator = emulator_of(request)
-    limit = query_limit(request, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+    limit = parse_limit(request, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
     order = request.query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid_value("order", f"Invalid value: '{order[:100]}'. Supported values are: 'asc' and 'desc'.")
