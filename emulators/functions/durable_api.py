@@ -106,6 +106,7 @@ class DurableApi:
         rpc_base_url: str,
         wake_instance: Callable[[str], None],
         wake_entity: Callable[[str], None],
+        rewind_handler: Callable[[str, str | None], None],
     ) -> None:
         self.app = app
         self.store = store
@@ -114,6 +115,7 @@ class DurableApi:
         self.rpc_base_url = rpc_base_url
         self.wake_instance = wake_instance
         self.wake_entity = wake_entity
+        self.rewind_handler = rewind_handler
 
     # -- bindings ----------------------------------------------------------------------------------------
 
@@ -427,10 +429,12 @@ class DurableApi:
             self.rewind_instance(instance, request.query.get("reason"))
         except NotImplementedError as exc:
             return error_response(501, "Rewind is not supported for this instance.", str(exc))
+        except (LookupError, ValueError) as exc:
+            return web.json_response(str(exc), status=412)
         return web.Response(status=202)
 
     def rewind_instance(self, instance: Instance, reason: str | None) -> None:
-        raise NotImplementedError("rewind is not implemented yet")
+        self.rewind_handler(instance.instance_id, reason)
 
     # -- entities ----------------------------------------------------------------------------------------
 

@@ -88,6 +88,7 @@ class Host:
             f"http://127.0.0.1:{self.rpc_port}{RPC_PATH}/",
             self._wake_instance,
             self._wake_entity,
+            self.orchestrations.rewind,
         )
         self.triggers = HttpTriggers(app, self.keys, self._client_binding, self.http_executor)
         self._runners: list[web.AppRunner] = []

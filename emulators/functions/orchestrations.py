@@ -278,7 +278,7 @@ class Orchestrations:
         batch: list[Message] = []
         control: list[Message] = []
         status = instance.status
-        for index, message in enumerate(messages):
+        for message in messages:
             kind = message.event["EventType"]
             if kind == EXECUTION_TERMINATED:
                 return batch, message, control, False
@@ -289,8 +289,8 @@ class Orchestrations:
                 status = "Suspended" if kind == EXECUTION_SUSPENDED else ("Running" if history else "Pending")
                 instance.status = status
                 if kind == EXECUTION_RESUMED:
-                    # Messages held while suspended go next, in arrival order.
-                    return batch, None, control, index + 1 < len(messages)
+                    # Messages held while suspended (before or after this one) go next, in arrival order.
+                    return batch, None, control, len(messages) > 1
                 continue
             if status == "Suspended":
                 continue
@@ -478,9 +478,10 @@ class Orchestrations:
     def _add_timer(self, engine: dict, effects: Effects, timer_id: int, fire_at: float, *, retry=None, position=None):
         text = timestamp(fire_at)
         effects.timers.append((timer_id, fire_at, text))
-        effects.history.append(
-            {"EventType": TIMER_CREATED, "EventId": timer_id, "Timestamp": timestamp(time.time()), "FireAt": text}
-        )
+        created = {"EventType": TIMER_CREATED, "EventId": timer_id, "Timestamp": timestamp(time.time()), "FireAt": text}
+        if retry is not None:
+            created["RetryGroup"] = retry  # host bookkeeping (the SDK ignores unknown fields)
+        effects.history.append(created)
         engine["pending"][str(timer_id)] = {"kind": "timer"} if retry is None else {"kind": "timer", "retry": retry}
         if position is not None:
             engine["timers"][str(position)] = timer_id
@@ -546,6 +547,7 @@ class Orchestrations:
         if group_id is not None:
             pending["group"] = group_id
         engine["pending"][str(number)] = pending
+        marker = {} if group_id is None else {"RetryGroup": group_id}
         if call["kind"] == "activity":
             effects.activities.append((number, call["name"], call["input"]))
             effects.history.append(
@@ -555,6 +557,7 @@ class Orchestrations:
                     "Timestamp": timestamp(now),
                     "Name": call["name"],
                     "Input": call["input"],
+                    **marker,
                 }
             )
             return
@@ -576,6 +579,7 @@ class Orchestrations:
                 "Name": call["name"],
                 "InstanceId": child_id,
                 "Input": call["input"],
+                **marker,
             }
         )
 
@@ -669,6 +673,61 @@ class Orchestrations:
         effects.cancel_all_timers = True
         started = execution_started(instance.name, instance.input, instance.version, now)
         effects.messages.append((instance.instance_id, instance.execution_id, started, None))
+
+    def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Put a Failed instance back to Running by re-delivering its last episode (the one that failed).
+
+        Tasks whose failure ended the instance run again with their original sequence numbers (failed
+        activities are re-queued, failed sub-orchestrations start afresh); every other event of that episode
+        goes back to the inbox. NotImplementedError when the episode involved retry bookkeeping, whose hidden
+        sequence numbers cannot be taken back.
+        """
+        loaded = self.store.load_episode(instance_id)
+        if loaded is None:
+            raise LookupError(instance_id)
+        instance, history, _ = loaded
+        if instance.status != "Failed":
+            raise ValueError(f"{instance_id} is {instance.status}, not Failed")
+        starts = [i for i, e in enumerate(history) if e["EventType"] == ORCHESTRATOR_STARTED]
+        if not starts:
+            raise NotImplementedError("the instance failed before its first episode")
+        cut = starts[-1]
+        scheduling = (TASK_SCHEDULED, SUB_ORCHESTRATION_CREATED, TIMER_CREATED)
+        scheduled = {e.get("EventId"): e for e in history[:cut] if e["EventType"] in scheduling}
+        now = time.time()
+        effects = Effects(keep_history=cut)
+        engine = instance.engine
+        for event in history[cut + 1 :]:
+            kind = event["EventType"]
+            if kind in (ORCHESTRATOR_COMPLETED, EXECUTION_COMPLETED):
+                continue
+            task_id = event.get("TimerId") if kind == TIMER_FIRED else event.get("TaskScheduledId")
+            origin = scheduled.get(task_id, {})
+            if origin.get("RetryGroup") is not None:
+                raise NotImplementedError("rewinding an episode that retried a task is not supported locally")
+            if kind == TASK_FAILED:
+                engine["pending"][str(task_id)] = {"kind": "activity"}
+                effects.activities.append((task_id, origin.get("Name"), origin.get("Input")))
+            elif kind == SUB_ORCHESTRATION_FAILED:
+                engine["pending"][str(task_id)] = {"kind": "suborch"}
+                call = {"name": origin.get("Name"), "input": origin.get("Input"), "instance": origin.get("InstanceId")}
+                child, started = new_instance(
+                    call["instance"], call["name"], call["input"], at=now,
+                    parent=(instance.instance_id, instance.execution_id, task_id),
+                )  # fmt: skip
+                effects.children.append((child, started))
+            else:
+                if task_id is not None and origin:
+                    kinds = {TASK_SCHEDULED: "activity", SUB_ORCHESTRATION_CREATED: "suborch"}
+                    engine["pending"][str(task_id)] = {"kind": kinds.get(origin["EventType"], "timer")}
+                effects.messages.append((instance.instance_id, instance.execution_id, event, None))
+        instance.status = "Running"
+        instance.output = None
+        instance.last_updated_time = timestamp(now)
+        log.info("%s: rewound (%s)", instance_id, reason or "no reason given")
+        if not self.store.commit(instance, instance.execution_id, effects, now=now):
+            raise ValueError(f"{instance_id} changed while it was being rewound")
+        self._wake(instance, effects)
 
     def _wake(self, instance: Instance, effects: Effects) -> None:
         for child, _ in effects.children:

@@ -168,6 +168,7 @@ class Effects:
 
     history: list[dict] = field(default_factory=list)
     reset_history: bool = False
+    keep_history: int | None = None
     consumed: list[int] = field(default_factory=list)
     messages: list[tuple[str, str | None, dict, float | None]] = field(default_factory=list)
     activities: list[tuple[int, str, str | None]] = field(default_factory=list)
@@ -312,6 +313,8 @@ class DurableStore:
             db.execute("DELETE FROM timers WHERE instance_id = ?", (iid,))
         if effects.reset_history:
             db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
+        if effects.keep_history is not None:
+            db.execute("DELETE FROM history WHERE instance_id = ? AND seq >= ?", (iid, effects.keep_history))
         if effects.history:
             last = db.execute("SELECT COALESCE(MAX(seq), -1) FROM history WHERE instance_id = ?", (iid,)).fetchone()[0]
             db.executemany(

@@ -86,7 +86,9 @@ async def manage(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         elif operation == "resume":
             await client.resume(instance_id, "resumed by test")
         elif operation == "restart":
-            return json_response({"id": await client.restart(instance_id, restart_with_new_instance_id=True)})
+            restarted = await client.restart(instance_id, restart_with_new_instance_id=True)
+            # The SDK hands back the extension's 202 body (the check-status payload) as it is.
+            return json_response({"id": restarted["id"] if isinstance(restarted, dict) else restarted})
         elif operation == "rewind":
             await client.rewind(instance_id, "rewound by test")
         elif operation == "purge":
