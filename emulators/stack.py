@@ -1,0 +1,168 @@
+"""`./dev.sh run`: soraflow's main job on the embedded defaults, end to end, on this machine.
+
+Starts Azurite, the Sora emulator and the app (function_app.py on the local Functions host), submits a
+generation over the HTTP API, shows its progress, and prints where the MP4, thumbnail and manifest landed
+(and saves copies under .soraflow/out/). `--keep-running` leaves the stack up to explore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from azure.storage.blob import BlobServiceClient
+
+from emulators import processes
+
+WORK = processes.REPO_ROOT / ".soraflow"
+DEFAULT_PROMPT = "A red panda making latte art in a cafe, soft morning light"
+FINAL = {"completed", "failed", "cancelled"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="./dev.sh run", description=__doc__.splitlines()[0])
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument("--seconds", default="4", help='videos API: "4", "8" or "12"; jobs API: 1-20')
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--api", choices=("videos", "jobs"), default="videos", help="Sora 2 videos or Sora 1 jobs")
+    parser.add_argument("--variants", type=int, default=None, help="jobs API: 1-4 variants")
+    parser.add_argument("--image", type=Path, default=None, help="a JPEG/PNG/WebP reference (image-to-video)")
+    parser.add_argument("--remix", default=None, help="remix the video with this prompt afterwards (videos API)")
+    parser.add_argument("--time-scale", type=float, default=0.1, help="emulator render speed (1 = real time)")
+    parser.add_argument("--port", type=int, default=7071, help="the app's port (a free one if taken)")
+    parser.add_argument("--keep-running", action="store_true", help="leave the stack running until Ctrl-C")
+    return parser.parse_args(argv)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def port_or_free(port: int) -> int:
+    try:
+        processes.wait_for_port(port, timeout=0.2)
+    except TimeoutError:
+        return port
+    return processes.free_port()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    servers: list[processes.Server] = []
+    try:
+        say("Starting Azurite (Blob Storage emulator)...")
+        azurite = processes.start_azurite(WORK / "azurite", log_path=logs / "azurite.log")
+        servers.append(azurite)
+        connection = azurite.extra["connection_string"]
+        say(f"  blob endpoint http://127.0.0.1:{azurite.extra['blob_port']}/devstoreaccount1")
+        say("Starting the Sora emulator (both provider APIs)...")
+        emulator_key = secrets.token_urlsafe(16)
+        sora = processes.start_sora_emulator(
+            args=["--time-scale", str(args.time_scale), "--api-key", emulator_key, "--media-cache",
+                  str(WORK / "media")],
+            log_path=logs / "sora.log",
+        )  # fmt: skip
+        servers.append(sora)
+        say(f"  {sora.url} (renders at {args.time_scale}x real time)")
+        say("Starting soraflow on the local Functions host...")
+        function_key = secrets.token_urlsafe(24)
+        port = port_or_free(args.port)
+        env = {
+            "AzureWebJobsStorage": connection,
+            "VIDEO_STORAGE": connection,
+            "SORA_ENDPOINT": sora.url,
+            "SORA_API_KEY": emulator_key,
+            "SORA_API": args.api,
+            "SORA_MODEL": "sora-2" if args.api == "videos" else "sora",
+            "TASKHUB_NAME": "soraflow",
+            "FUNCTIONS_DEFAULT_KEY": function_key,
+        }
+        argv_host = [sys.executable, "-m", "emulators.functions", "--app-dir", str(processes.REPO_ROOT),
+                     "--port", str(port), "--state", str(WORK / "durable.sqlite3"),
+                     "--keys-file", str(WORK / "keys.json")]  # fmt: skip
+        host = processes.spawn("functions-host", argv_host, port=port, log_path=logs / "host.log", env=env)
+        servers.append(host)
+        say(f"  {host.url}/api  (function key: {function_key})")
+        run = submit_and_follow(args, host.url, function_key)
+        if run["status"] == "completed":
+            report_outputs(run, connection)
+        else:
+            say(f"The run ended {run['status']}: {run.get('error')}")
+        if args.keep_running:
+            say(f"\nThe stack keeps running. Try:\n  curl -H 'x-functions-key: {function_key}' {host.url}/api/videos")
+            say("Press Ctrl-C to stop.")
+            while all(server.process.poll() is None for server in servers):
+                time.sleep(1)
+        return 0 if run["status"] == "completed" else 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        say(f"error: {exc}")
+        for server in servers:
+            tail = server.log_tail(20)
+            if tail:
+                say(f"--- {server.name} log (last lines) ---\n{tail}")
+        return 1
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        if servers:
+            say(f"Stopped the stack. Logs are in {logs.relative_to(processes.REPO_ROOT)}/.")
+
+
+def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
+    """POST the generation and print each change of stage and progress until the run ends."""
+    http = httpx.Client(base_url=f"{url}/api", headers={"x-functions-key": key}, timeout=60)
+    fields = {"prompt": args.prompt, "size": args.size, "seconds": args.seconds}
+    if args.variants is not None:
+        fields["variants"] = args.variants
+    if args.image is not None:
+        files = {"input_reference": (args.image.name, args.image.read_bytes())}
+        response = http.post("/videos", data={k: str(v) for k, v in fields.items()}, files=files)
+    else:
+        if args.remix:
+            fields["remix"] = {"prompt": args.remix}
+        response = http.post("/videos", json=fields)
+    if response.status_code != 202:
+        raise RuntimeError(f"the app refused the request ({response.status_code}): {response.text}")
+    run = response.json()
+    cost = (run.get("cost") or {}).get("estimated_usd")
+    say(f"\nSubmitted run {run['id']}: {args.prompt!r} ({args.seconds} s, {args.size}, est. ${cost})")
+    shown = None
+    while run["status"] not in FINAL:
+        time.sleep(0.5)
+        run = http.get(f"/videos/{run['id']}").json()
+        line = (run["status"], run["progress"])
+        if line != shown:
+            provider = run.get("provider") or {}
+            detail = f" (provider {provider.get('status')}, {provider.get('progress')}%)" if provider else ""
+            say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
+            shown = line
+    return run
+
+
+def report_outputs(run: dict, connection: str) -> None:
+    """Print where every output landed in Blob Storage, and save local copies."""
+    container = BlobServiceClient.from_connection_string(connection).get_container_client("videos")
+    out = WORK / "out" / run["id"]
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"\nDone. Outputs in Blob Storage (container 'videos', folder runs/{run['id']}/):")
+    for output in run["outputs"]:
+        target = out / Path(output["blob"]).relative_to(f"runs/{run['id']}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(container.download_blob(output["blob"]).readall())
+        say(f"  {output['source']:<10} {output['kind']:<11} videos/{output['blob']}  ({output['bytes']:,} bytes)")
+    manifest = f"runs/{run['id']}/run.json"
+    (out / "run.json").write_bytes(container.download_blob(manifest).readall())
+    say(f"  manifest              videos/{manifest}")
+    say(f"Local copies: {out.relative_to(processes.REPO_ROOT)}/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
