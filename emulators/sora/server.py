@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import secrets
 
@@ -64,9 +65,13 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
     return ApiError(exc.status, message, code=code, type=kind).response()
 
 
-def _drop(request: web.Request) -> web.Response:
+async def _drop(request: web.Request) -> web.Response:
     """Close the connection without answering (the client sees a disconnect)."""
     request[DROPPED] = True
+    # Read the body first: closing with request bytes still arriving makes the kernel send a reset
+    # instead of a clean close, and the fault would look different from one run to the next.
+    with contextlib.suppress(Exception):
+        await request.read()
     if request.transport is not None:
         request.transport.close()
     return web.Response(status=204)
@@ -85,7 +90,7 @@ async def _serve(request: web.Request, handler, emulator: Emulator, api: str | N
         elif fault.phase == "before" and fault.kind == "status":
             raise _fault_error(fault)
         elif fault.phase == "before" and fault.kind == "drop" and name != "content":
-            return _drop(request)
+            return await _drop(request)
         elif fault.kind == "stall":
             request[STALL] = True
         elif fault.kind in ("truncate", "drop"):
@@ -104,10 +109,10 @@ async def _serve(request: web.Request, handler, emulator: Emulator, api: str | N
         if fault.kind == "status":
             return _fault_error(fault).response()
         if fault.kind == "drop":
-            return _drop(request)
+            return await _drop(request)
     if request.get(FAULT) is not None and request[FAULT].kind == "drop":
         # The content call failed before streaming: drop it anyway, as the fault promised.
-        return _drop(request)
+        return await _drop(request)
     return response
 
 
