@@ -20,6 +20,8 @@ from tests.conftest import SORA_EMULATOR_KEY
 JOBS = "/openai/v1/video/generations"
 PREVIEW = {"api-version": "preview"}
 # The session emulator runs at --time-scale 0.02: a render of S seconds takes (20 + 5 S) x 0.02 s.
+# Tests that need a job to stay active across several calls reset to scale 1 (renders of 40 s and
+# more) and move the clock by hand, so a loaded machine cannot finish a render behind their back.
 SESSION_SCALE = 0.02
 
 
@@ -29,6 +31,7 @@ class Harness:
 
     url: str
     http: httpx.Client
+    scale: float = SESSION_SCALE
 
     def admin(self, method: str, path: str, body: object = None) -> httpx.Response:
         return self.http.request(method, f"/_emulator/{path}", json=body)
@@ -36,6 +39,7 @@ class Harness:
     def reset(self, **overrides) -> dict:
         response = self.admin("POST", "reset", overrides)
         assert response.status_code == 200, response.text
+        self.scale = response.json()["time_scale"]
         return response.json()
 
     def add_fault(self, **spec) -> dict:
@@ -74,8 +78,8 @@ class Harness:
         return response.json()
 
     def finish_renders(self) -> None:
-        """Jump past any render the session emulator can be running (the longest is 20 s: 120 s x scale)."""
-        self.advance(130 * SESSION_SCALE)
+        """Jump past any render that can be running (the longest, of 20 s, takes 120 s x scale)."""
+        self.advance(130 * self.scale)
 
 
 @pytest.fixture

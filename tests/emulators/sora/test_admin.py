@@ -95,6 +95,7 @@ def test_reset_validates_overrides(sora: Harness, body: dict, param: str):
 def test_status_describes_the_settings(sora: Harness):
     status = sora.admin("GET", "status").json()
     assert (status["time_scale"], status["max_concurrent_jobs"], status["api_key_required"]) == (0.02, 2, True)
+    sora.reset(time_scale=1.0)
     sora.create_video()
     assert sora.admin("GET", "status").json()["active_jobs"] == 1
 

@@ -75,7 +75,7 @@ def open_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[processe
 
 @pytest.mark.parametrize("headers", [{}, {"api-key": "anything"}, {"Authorization": "Bearer whatever"}])
 def test_without_api_key_option_any_or_no_key_is_accepted(open_emulator: processes.Server, headers: dict):
-    httpx.post(f"{open_emulator.url}/_emulator/reset")
+    httpx.post(f"{open_emulator.url}/_emulator/reset", json={"time_scale": 1.0})
     response = httpx.post(f"{open_emulator.url}/v1/videos", json={"prompt": "x"}, headers=headers)
     assert response.status_code == 200, response.text
     body = {"prompt": "x", "model": "sora", "width": 480, "height": 480}

@@ -25,6 +25,7 @@ def test_third_create_gets_429_with_retry_after_until_the_earliest_job_ends(sora
 
 
 def test_both_apis_share_the_limit(sora: Harness):
+    sora.reset(time_scale=1.0)
     sora.create_video()
     sora.create_job()
     assert error_of(sora.http.post("/v1/videos", json={"prompt": "x"}), 429)["code"] == "rate_limit_exceeded"
@@ -35,6 +36,7 @@ def test_both_apis_share_the_limit(sora: Harness):
 
 
 def test_remix_counts_against_the_limit(sora: Harness):
+    sora.reset(time_scale=1.0)
     original = sora.create_video()
     sora.finish_renders()
     sora.create_video()
@@ -44,6 +46,7 @@ def test_remix_counts_against_the_limit(sora: Harness):
 
 
 def test_deleting_a_running_job_frees_its_slot(sora: Harness):
+    sora.reset(time_scale=1.0)
     first = sora.create_video()
     sora.create_video()
     assert sora.http.post("/v1/videos", json={"prompt": "x"}).status_code == 429
@@ -60,13 +63,14 @@ def test_failed_jobs_free_their_slot(sora: Harness):
 
 
 def test_invalid_requests_are_400_even_at_the_limit(sora: Harness):
+    sora.reset(time_scale=1.0)
     sora.create_video()
     sora.create_video()
     assert error_of(sora.http.post("/v1/videos", json={"prompt": "x", "seconds": 4}), 400)["code"] == "invalid_type"
 
 
 def test_the_limit_is_settable_per_test_and_restored_by_reset(sora: Harness):
-    assert sora.reset(max_concurrent_jobs=1)["max_concurrent_jobs"] == 1
+    assert sora.reset(max_concurrent_jobs=1, time_scale=1.0)["max_concurrent_jobs"] == 1
     sora.create_video()
     assert sora.http.post("/v1/videos", json={"prompt": "x"}).status_code == 429
     assert sora.reset()["max_concurrent_jobs"] == 2

@@ -159,7 +159,7 @@ def test_delete_answers_204_and_forgets_the_job_and_its_generations(sora: Harnes
 
 
 def test_list_newest_first_with_limit_cursors_and_status_filter(sora: Harness):
-    sora.reset(max_concurrent_jobs=10)
+    sora.reset(max_concurrent_jobs=10, time_scale=1.0)
     first = sora.create_job()
     sora.finish_renders()
     failed = sora.create_job(prompt="[internal-error] a glitch")

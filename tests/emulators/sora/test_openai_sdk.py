@@ -90,6 +90,7 @@ def test_remix_makes_a_new_video(client: openai.OpenAI, sora: Harness):
 
 
 def test_sdk_errors_map_to_the_sdks_exception_types(client: openai.OpenAI, sora: Harness):
+    sora.reset(time_scale=1.0)
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve("video_does_not_exist")
     client.videos.create(prompt="one")

@@ -297,6 +297,7 @@ def test_delete_answers_video_deleted_and_forgets_the_video(sora: Harness):
 
 
 def test_content_before_completion_is_video_not_ready(sora: Harness):
+    sora.reset(time_scale=1.0)
     video = sora.create_video()
     error = error_of(sora.http.get(f"/v1/videos/{video['id']}/content"), 400)
     assert error["code"] == "video_not_ready"
@@ -324,6 +325,7 @@ def test_remix_makes_a_new_video_of_the_same_size_and_duration(sora: Harness):
 
 
 def test_remix_of_an_unfinished_video_is_refused(sora: Harness):
+    sora.reset(time_scale=1.0)
     original = sora.create_video()
     error = error_of(sora.http.post(f"/v1/videos/{original['id']}/remix", json={"prompt": "again"}), 400)
     assert error["code"] == "video_not_ready"
