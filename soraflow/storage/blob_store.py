@@ -54,6 +54,7 @@ MAX_READ_URL_TTL = timedelta(days=7)  # the longest a user delegation key (and s
 CLOCK_SKEW = timedelta(minutes=5)  # SAS and delegation keys start this far back so skewed clocks still accept them
 
 _RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+_CONTAINER = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _METADATA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=[\x20-\x7e]*)?")
 
@@ -164,6 +165,8 @@ class BlobStore:
             raise ValueError(f"block_size must be 1..{MAX_BLOCK_SIZE} bytes, got {block_size}")
         if not 1 <= max_concurrency <= 16:
             raise ValueError(f"max_concurrency must be 1..16, got {max_concurrency}")
+        if not isinstance(container, str) or not _CONTAINER.fullmatch(container) or "--" in container:
+            raise ValueError(f"container must be 3-63 lowercase letters, digits and single hyphens, got {container!r}")
         self._connection_source = connection if connection is not None else resolve_connection
         self._connection: StorageConnection | None = connection if isinstance(connection, StorageConnection) else None
         self.container = container
@@ -479,6 +482,13 @@ class BlobStore:
         self._delegation = (key, key_expiry)
         return key
 
+    def close(self) -> None:
+        """Close the service client's connections (the next call opens new ones)."""
+        with self._lock:
+            service, self._service, self._container_client = self._service, None, None
+        if service is not None:
+            service.close()
+
     def _stored(self, properties: BlobProperties) -> StoredBlob:
         settings = properties.content_settings
         md5 = settings.content_md5 if settings else None
@@ -580,4 +590,5 @@ def _storage_errors(operation: str, subject: str) -> Iterator[None]:
 
 
 def _error_code(exc: HttpResponseError) -> str:
-    return str(getattr(exc, "error_code", None) or exc.reason or "error")
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or exc.reason or "error")

@@ -38,8 +38,10 @@ def container() -> str:
 
 
 @pytest.fixture
-def store(azurite_connection_string: str, container: str) -> BlobStore:
-    return BlobStore(resolve_connection(env={"VIDEO_STORAGE": azurite_connection_string}), container)
+def store(azurite_connection_string: str, container: str) -> Iterator[BlobStore]:
+    store = BlobStore(resolve_connection(env={"VIDEO_STORAGE": azurite_connection_string}), container)
+    yield store
+    store.close()
 
 
 def pattern(size: int, *, chunk: int = MiB, seed: int = 0) -> Iterator[bytes]:
@@ -528,5 +530,17 @@ def test_a_wrong_account_key_fails_with_a_storage_error_that_names_no_secret(
         store.upload_bytes("runs/x/video.mp4", b"abc", content_type="video/mp4")
 
     assert caught.value.retryable is False
-    assert "403" in caught.value.message
+    assert "HTTP 403 AuthorizationFailure" in caught.value.message  # the service's code, not an SDK enum name
     assert wrong_key not in caught.value.message
+
+
+@pytest.mark.parametrize("container", ["xx", "Videos", "vid--eos", "-videos", "videos-", "v" * 64, "vid_eos", None])
+def test_a_malformed_container_name_is_refused_before_any_request(container):
+    with pytest.raises(ValueError):
+        BlobStore(lambda: pytest.fail("the store tried to connect"), container)
+
+
+def test_a_closed_store_reconnects_on_next_use(store: BlobStore):
+    store.upload_bytes("runs/c1/video.mp4", b"abc", content_type="video/mp4")
+    store.close()
+    assert store.open_read("runs/c1/video.mp4").read() == b"abc"
