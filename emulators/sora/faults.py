@@ -54,6 +54,8 @@ class Fault:
             return False
         if self.api not in ("any", api) or self.operation not in ("any", operation):
             return False
+        if self.phase == "after" and operation == "content":
+            return False  # a download has been sent by then; content faults cut it mid-body instead
         allowed = APPLIES_TO.get(self.kind)
         return allowed is None or operation in allowed
 
@@ -152,6 +154,8 @@ class FaultBook:
             raise FaultSpecError("operation", f"a '{kind}' fault applies to {' or '.join(sorted(allowed))} only")
         if fault.phase == "after" and kind not in ("status", "drop"):
             raise FaultSpecError("phase", "only 'status' and 'drop' faults can apply after the call is processed")
+        if fault.phase == "after" and fault.operation == "content":
+            raise FaultSpecError("phase", "content faults apply mid-body: use phase 'before' with 'drop' or 'truncate'")
         self._faults.append(fault)
         return fault
 

@@ -87,14 +87,16 @@ async def _serve(request: web.Request, handler, emulator: Emulator, api: str | N
         request[LOG_ENTRY]["fault"] = fault.kind
         if fault.kind == "slow":
             await asyncio.sleep(fault.seconds or 0)
-        elif fault.phase == "before" and fault.kind == "status":
-            raise _fault_error(fault)
-        elif fault.phase == "before" and fault.kind == "drop" and name != "content":
-            return await _drop(request)
         elif fault.kind == "stall":
             request[STALL] = True
-        elif fault.kind in ("truncate", "drop"):
-            request[FAULT] = fault
+        elif fault.phase == "after":
+            pass  # applied once the call has been processed, below
+        elif fault.kind == "status":
+            raise _fault_error(fault)
+        elif name == "content":
+            request[FAULT] = fault  # truncate or drop, mid-body (downloads.stream_file)
+        else:
+            return await _drop(request)
     try:
         check_auth(request, emulator.options.api_key)
         response = await handler(request)

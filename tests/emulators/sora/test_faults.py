@@ -154,6 +154,7 @@ def test_faults_never_touch_the_admin_api(sora: Harness):
         ({"kind": "status", "status": 500, "count": 0}, "count"),
         ({"kind": "status", "status": 500, "count": True}, "count"),
         ({"kind": "slow", "seconds": 1, "phase": "after"}, "phase"),
+        ({"kind": "drop", "operation": "content", "phase": "after"}, "phase"),
         ({"kind": "drop", "when": "now"}, "when"),
     ],
 )
@@ -168,3 +169,11 @@ def test_a_fault_body_that_is_not_an_object_is_a_400(sora: Harness):
     assert response.status_code == 400
     response = sora.http.post("/_emulator/faults", content=b"{oops", headers={"content-type": "application/json"})
     assert error_of(response, 400)["code"] == "invalid_json"
+
+
+def test_an_after_phase_fault_for_any_operation_leaves_downloads_alone(sora: Harness):
+    video = sora.create_video()
+    sora.finish_renders()
+    sora.add_fault(kind="status", status=500, phase="after")
+    assert sora.http.get(f"/v1/videos/{video['id']}/content", params={"variant": "thumbnail"}).status_code == 200
+    assert sora.http.get("/v1/videos").status_code == 500
