@@ -160,6 +160,7 @@ class BlobStore:
         *,
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_concurrency: int = DEFAULT_CONCURRENCY,
+        **client_options: Any,
     ):
         if not 1 <= block_size <= MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be 1..{MAX_BLOCK_SIZE} bytes, got {block_size}")
@@ -172,6 +173,8 @@ class BlobStore:
         self.container = container
         self.block_size = block_size
         self.max_concurrency = max_concurrency
+        # Passed to BlobServiceClient, e.g. retry_total, connection_timeout, read_timeout.
+        self._client_options = client_options
         self._lock = threading.Lock()
         self._service: BlobServiceClient | None = None
         self._container_client: ContainerClient | None = None
@@ -213,6 +216,7 @@ class BlobStore:
                         max_chunk_get_size=self.block_size,
                         max_single_put_size=self.block_size,
                         max_block_size=self.block_size,
+                        **self._client_options,
                     )
         return self._service
 

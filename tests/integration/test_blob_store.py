@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from emulators.processes import free_port
 from soraflow.errors import ConfigurationError, RequestValidationError
 from soraflow.storage import (
     BlobNotFoundError,
@@ -28,6 +29,7 @@ from soraflow.storage import (
     resolve_connection,
     run_blob,
 )
+from soraflow.storage.connection import DEV_ACCOUNT_KEY
 
 MiB = 1024 * 1024
 
@@ -544,3 +546,15 @@ def test_a_closed_store_reconnects_on_next_use(store: BlobStore):
     store.upload_bytes("runs/c1/video.mp4", b"abc", content_type="video/mp4")
     store.close()
     assert store.open_read("runs/c1/video.mp4").read() == b"abc"
+
+
+def test_an_unreachable_service_is_a_retryable_storage_error():
+    port = free_port()  # nothing listens there
+    raw = f"AccountName=devstoreaccount1;AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1"
+    store = BlobStore(resolve_connection(env={"VIDEO_STORAGE": raw}), "videos", retry_total=0)
+
+    with pytest.raises(BlobStoreError) as caught:
+        store.exists("runs/x/video.mp4")
+
+    assert caught.value.retryable is True
+    assert caught.value.code == "storage_error"
