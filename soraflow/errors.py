@@ -56,4 +56,3 @@ class ConfigurationError(SoraflowError):
     def __init__(self, setting: str, problem: str):
         self.setting = setting
         super().__init__(f"app setting {setting} {problem}")
-
