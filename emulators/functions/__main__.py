@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_UtcFormatter("[%(asctime)s] %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    # The Storage SDK logs every request at INFO; Core Tools does not show them either.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     app_dir = args.app_dir.resolve()
     state = (args.state or app_dir / ".soraflow" / "durable.sqlite3").resolve()
     keys_file = (args.keys_file or app_dir / ".soraflow" / "keys.json").resolve()

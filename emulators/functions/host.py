@@ -15,6 +15,8 @@ from aiohttp import web
 
 from emulators.functions.activities import ActivityRunner
 from emulators.functions.application import FunctionApp
+from emulators.functions.blob_triggers import WEBHOOK_PATH as BLOB_WEBHOOK_PATH
+from emulators.functions.blob_triggers import BlobTriggers
 from emulators.functions.dispatchers import KeyedDispatcher, TimerClock
 from emulators.functions.durable_api import RPC_PATH, WEBHOOK_PATH, DurableApi
 from emulators.functions.entities import Entities
@@ -91,6 +93,10 @@ class Host:
             self.orchestrations.rewind,
         )
         self.triggers = HttpTriggers(app, self.keys, self._client_binding, self.http_executor)
+        self.blob_executor = ThreadPoolExecutor(4, thread_name_prefix="blob")
+        self.blobs = BlobTriggers(
+            app, self.store, self.keys, self._client_binding, self.blob_executor, options.blob_poll_seconds
+        )
         self._runners: list[web.AppRunner] = []
         self._background: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
@@ -118,6 +124,7 @@ class Host:
         application.router.add_post("/admin/host/ping", self._ping)
         application.router.add_get("/admin/host/durable-metrics", self._metrics)
         self.api.add_routes(application, WEBHOOK_PATH, check_keys=True)
+        application.router.add_post(BLOB_WEBHOOK_PATH, self.blobs.webhook)
         application.router.add_route("*", "/{tail:.*}", self.triggers.handle)
         return application
 
@@ -153,6 +160,7 @@ class Host:
             self.entity_dispatcher.run(),
             self.activity_runner.run(),
             self.timer_clock.run(),
+            self.blobs.run(),
         ):
             self._background.append(asyncio.create_task(loop_body))
         await asyncio.sleep(0)
@@ -205,7 +213,8 @@ class Host:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for executor in (self.http_executor, self.orchestrator_executor, self.activity_executor, self.entity_executor):
+        executors = (self.http_executor, self.orchestrator_executor, self.activity_executor, self.entity_executor)
+        for executor in (*executors, self.blob_executor):
             executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
         log.info("Host stopped")
