@@ -22,6 +22,8 @@ class Settings:
     sora_videos_path: str | None = None
     sora_max_concurrent_jobs: int = 2
     sora_max_jobs_per_minute: int | None = None
+    sora_quota_gate: bool = True
+    sora_quota_lease_seconds: float = 120.0
     sora_extra_models: str | None = None
     azure_client_id: str | None = None
     video_storage: str = "VIDEO_STORAGE"
@@ -51,6 +53,8 @@ class Settings:
             sora_videos_path=_text(env, "SORA_VIDEOS_PATH") or None,
             sora_max_concurrent_jobs=_integer(env, "SORA_MAX_CONCURRENT_JOBS", default=2, minimum=1),
             sora_max_jobs_per_minute=_integer(env, "SORA_MAX_JOBS_PER_MINUTE", default=None, minimum=1),
+            sora_quota_gate=_flag(env, "SORA_QUOTA_GATE", default=True),
+            sora_quota_lease_seconds=_number(env, "SORA_QUOTA_LEASE_SECONDS", default=120.0, minimum=1.0),
             sora_extra_models=_text(env, "SORA_EXTRA_MODELS") or None,
             azure_client_id=_text(env, "AZURE_CLIENT_ID") or None,
             video_output_container=_container(env, "VIDEO_OUTPUT_CONTAINER", "videos"),
