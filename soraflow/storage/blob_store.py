@@ -50,7 +50,9 @@ MAX_BLOCK_SIZE = 100 * MiB
 MAX_BLOCKS = 50_000  # the service's limit of committed blocks per blob
 MAX_JSON_BYTES = 4 * MiB  # a run manifest is a few KB; anything this big is not one of ours
 MAX_METADATA_BYTES = 8 * 1024  # the service's limit for all metadata names and values together
-MAX_READ_URL_TTL = timedelta(days=7)  # the longest a user delegation key (and so its SAS) may live
+MAX_DELEGATION_KEY_LIFETIME = timedelta(days=7)  # the service's limit for a user delegation key
+# A user-delegation SAS cannot outlive its key, so read URLs stay a day inside the key's limit.
+MAX_READ_URL_TTL = timedelta(days=6)
 CLOCK_SKEW = timedelta(minutes=5)  # SAS and delegation keys start this far back so skewed clocks still accept them
 
 _RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
@@ -480,7 +482,9 @@ class BlobStore:
         cached = self._delegation
         if cached is not None and cached[1] >= expiry + CLOCK_SKEW:
             return cached[0]
-        key_expiry = min(now + max(expiry - now + timedelta(hours=1), timedelta(days=1)), now + MAX_READ_URL_TTL)
+        # A day (or the URL's life plus an hour), within the service's limit counted from the key's skewed start.
+        wanted = max(expiry - now + timedelta(hours=1), timedelta(days=1))
+        key_expiry = now + min(wanted, MAX_DELEGATION_KEY_LIFETIME - CLOCK_SKEW)
         with _storage_errors("get a user delegation key for", self.container):
             key = self.service_client().get_user_delegation_key(now - CLOCK_SKEW, key_expiry)
         self._delegation = (key, key_expiry)
