@@ -6,6 +6,7 @@ activity. Waits are durable timers raced against the `cancel` event, so a cancel
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 import azure.durable_functions as df
@@ -18,7 +19,8 @@ bp = df.Blueprint()
 CANCEL_EVENT = "cancel"
 # Storage and provider reads are safe to repeat; creates are not, so they are never retried blindly here.
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
-DOWNLOAD_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=3_000, max_number_of_attempts=5)
+# Downloads are retried by the provider client inside the activity; these durable waits cover what outlasts it.
+DOWNLOAD_RETRY_SECONDS = (3, 6, 12, 24)
 # Bounded history: after this many polls the run continues as new, carrying its state in the input.
 POLLS_PER_EXECUTION = 40
 CREATE_BACKOFF_SECONDS = (5, 10, 20, 30, 60)
@@ -57,7 +59,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
         if state["stage"] in (RunStatus.SUBMITTING, RunStatus.GENERATING):
             if not (yield from poll_until_done(context, run, cancel, RunStatus.GENERATING)):
                 return None  # continued as new, with the state in its input
-            yield from store_outputs(context, run, source="remix" if run.get("remix_of") else "generation")
+            yield from store_outputs(context, run, cancel, source="remix" if run.get("remix_of") else "generation")
             if request.get("remix"):
                 publish(context, run, RunStatus.REMIXING)
                 remix = {"source_job_id": state["job"]["id"], "prompt": request["remix"]["prompt"]}
@@ -66,12 +68,12 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
         if state["stage"] == RunStatus.REMIXING:
             if not (yield from poll_until_done(context, run, cancel, RunStatus.REMIXING)):
                 return None
-            yield from store_outputs(context, run, source="remix", folder="remix/")
+            yield from store_outputs(context, run, cancel, source="remix", folder="remix/")
         state["final"], state["error"] = RunStatus.COMPLETED, None
     except RunEnded as ended:
         state["final"], state["error"] = ended.status, ended.error
     except Exception as failure:  # an activity failed for good: the run fails, saying why
-        state["final"], state["error"] = RunStatus.FAILED, error_from_failure(failure)
+        state["final"], state["error"] = RunStatus.FAILED, run_failure(error_from_failure(failure))
     if state["final"] != RunStatus.COMPLETED or run["options"].get("delete_provider_copy"):
         yield from delete_provider_jobs(context, run)
     result = publish(context, run, state["final"])
@@ -96,7 +98,7 @@ def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activ
             publish(context, run, run["state"]["stage"], job=job)
             return job
         except Exception as failure:
-            error = error_from_failure(failure)
+            error = run_failure(error_from_failure(failure))
             if not error.get("retryable") or attempt == len(CREATE_BACKOFF_SECONDS):
                 raise RunEnded(RunStatus.FAILED, error) from None
             delay = max(float(error.get("retry_after") or 0), CREATE_BACKOFF_SECONDS[attempt])
@@ -139,22 +141,49 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         publish(context, run, stage, job=job)
 
 
-def store_outputs(context: df.DurableOrchestrationContext, run: dict, *, source: str, folder: str = ""):
+def store_outputs(context: df.DurableOrchestrationContext, run: dict, cancel, *, source: str, folder: str = ""):
     """Download every output of the current job straight into Blob Storage, in parallel activities."""
     state = run["state"]
     stage = state["stage"]
     publish(context, run, RunStatus.DOWNLOADING)
-    tasks = [
-        context.call_activity_with_retry(
-            "store_provider_output",
-            DOWNLOAD_RETRY,
-            {"run_id": run["run_id"], "output": output, "source": source, "folder": folder},
-        )
+    payloads = [
+        {"run_id": run["run_id"], "output": output, "source": source, "folder": folder}
         for output in state["job"].get("outputs", [])
     ]
-    stored = yield context.task_all(tasks)
+    stored = yield from call_in_parallel(context, cancel, "store_provider_output", payloads, DOWNLOAD_RETRY_SECONDS)
     state["outputs"] = [*state["outputs"], *(item for item in stored if item)]
     publish(context, run, stage)
+
+
+def call_in_parallel(context: df.DurableOrchestrationContext, cancel, activity: str, payloads: list, delays):
+    """One activity per payload, all at once; those that failed retryably run again after each delay in turn.
+
+    A typed final failure (an expired or missing output) fails at once instead of being retried like a transient
+    one; an untyped failure (a crashed worker) may be transient and is retried.
+    """
+    results: dict[int, object] = {}
+    for delay in (*delays, None):
+        tasks = {i: context.call_activity(activity, payload) for i, payload in enumerate(payloads) if i not in results}
+        # A failed when-all returns at its first failure; the loop below then waits for every task.
+        with contextlib.suppress(Exception):
+            yield context.task_all(list(tasks.values()))
+        failures = []
+        for i, task in tasks.items():
+            try:
+                results[i] = yield task
+            except Exception as failure:
+                failures.append(failure)
+        if not failures:
+            return [results[i] for i in range(len(payloads))]
+        final = [failure for failure in failures if is_final_failure(error_from_failure(failure))]
+        if final or delay is None:
+            raise (final or failures)[0]
+        yield from wait(context, delay, cancel)
+    raise AssertionError("unreachable")
+
+
+def is_final_failure(error: dict) -> bool:
+    return not error.get("retryable") and error.get("code") != "internal_error"
 
 
 def delete_provider_jobs(context: df.DurableOrchestrationContext, run: dict):
@@ -238,6 +267,16 @@ def provider_failure(job: dict) -> dict:
         "retryable": False,
         "provider_code": code,
     }
+
+
+# A refusal by moderation or an expired job reads the same to the user wherever the provider reported it (at
+# create, while rendering, at download): one run error code each, with the provider's own code kept beside it.
+RUN_ERROR_CODES = {"provider_content_policy": "content_policy", "provider_expired": "expired"}
+
+
+def run_failure(error: dict) -> dict:
+    """An activity's typed error in the run's vocabulary (content_policy, expired), the provider's code kept."""
+    return {**error, "code": RUN_ERROR_CODES.get(error.get("code"), error.get("code"))}
 
 
 def cancelled_error() -> dict:
