@@ -1,0 +1,1 @@
+"""Feature blueprints of the sample app."""
