@@ -4,6 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import outputs, provider_jobs
+from entities import provider_quota
 from orchestrators import video_run
 from triggers import blob_requests, health, openapi, videos_api
 
@@ -14,6 +15,7 @@ for blueprint in (
     videos_api.bp,
     blob_requests.bp,
     video_run.bp,
+    provider_quota.bp,
     provider_jobs.bp,
     outputs.bp,
 ):

@@ -115,6 +115,7 @@ class QuotaGate:
     def expire(self, now: float) -> list[str]:
         """Drop every slot and queue place whose lease has run out (a run that died, was terminated or deleted),
         and grants older than the rate window; returns the run ids dropped."""
+        _check_now(now)
         gone = [run_id for run_id, expiry in self.holders.items() if expiry <= now]
         gone += [run_id for run_id, expiry in self.waiters if expiry <= now]
         self.holders = {run_id: expiry for run_id, expiry in self.holders.items() if expiry > now}
@@ -188,6 +189,10 @@ def waiting_poll_delay(position: int | None) -> float:
 def _check(run_id: object, now: object) -> None:
     if not isinstance(run_id, str) or not 1 <= len(run_id) <= MAX_RUN_ID_CHARS or not run_id.isprintable():
         raise ValueError(f"run_id must be 1-{MAX_RUN_ID_CHARS} printable characters, got {run_id!r:.80}")
+    _check_now(now)
+
+
+def _check_now(now: object) -> None:
     if not _is_seconds(now):
         raise ValueError(f"now must be epoch seconds, got {now!r:.80}")
 

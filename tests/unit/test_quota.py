@@ -196,6 +196,15 @@ def test_malformed_operations_are_refused_and_change_nothing(run_id, now):
     assert g.to_dict() == before
 
 
+@pytest.mark.parametrize("now", [math.nan, math.inf, None, "1800000000"])
+def test_expire_refuses_a_clock_that_is_not_a_number(now):
+    g = gate()
+    g.acquire("run-held", T0)
+    with pytest.raises(ValueError, match="now must be epoch seconds"):
+        g.expire(now)  # NaN compares false with every lease: it must never read as "everything expired"
+    assert set(g.holders) == {"run-held"}
+
+
 @pytest.mark.parametrize(
     "limits",
     [
