@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -43,3 +45,27 @@ def test_kill_before_a_timer_is_due_still_fires_it_on_time(start_host):
     host.start()
     assert host.status(instance_id)["runtimeStatus"] == "Running"
     assert host.wait_for(instance_id)["output"] == "quick step saw: after the timer"
+
+
+def test_sigterm_lets_a_running_activity_finish_and_records_it(start_host, tmp_path: Path):
+    host = start_host("recovery")
+    instance_id = start(host, "interrupted_activity", str(tmp_path))
+    wait_until(lambda: (tmp_path / "run-1").exists(), message="the activity to start")
+    releaser = threading.Timer(0.3, lambda: (tmp_path / "release").write_text("go"))
+    releaser.start()
+    host.stop()  # SIGTERM: stop accepting work, let the running activity finish within the grace period
+    releaser.join()
+    log = host.log()
+    assert "Shutdown requested" in log and "Host stopped" in log
+    assert "Executed 'Functions.held_step' (Succeeded" in log
+    host.start()
+    done = host.wait_for(instance_id)
+    assert done["output"][0] == "held step finished on run 1"
+    assert sorted(p.name for p in tmp_path.glob("run-*")) == ["run-1"]  # finished before exit: not run again
+
+
+def test_sigint_shuts_down_cleanly(start_host):
+    host = start_host("recovery")
+    host.server.stop(sig=signal.SIGINT)
+    assert host.server.process.returncode == 0
+    assert "Host stopped" in host.log()
