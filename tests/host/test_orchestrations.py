@@ -166,3 +166,8 @@ def test_durable_http_calls_reach_the_target(module_host: RunningHost):
     assert done["runtimeStatus"] == "Completed", done
     assert done["output"]["statusCode"] == 200
     assert '"pong": "hello over http"' in done["output"]["content"]
+
+
+def test_activities_run_in_a_pool_sized_by_host_json(module_host: RunningHost):
+    instance_id = start(module_host, "crowded")
+    assert module_host.wait_for(instance_id)["output"] == 4  # maxConcurrentActivityFunctions in host.json

@@ -4,6 +4,7 @@ function of this app that uses DurableOrchestrationClient, exactly as a user's a
 import datetime as dt
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -259,7 +260,27 @@ def fail_then_recover(context: df.DurableOrchestrationContext):
     return value
 
 
+@app.orchestration_trigger(context_name="context")
+def crowded(context: df.DurableOrchestrationContext):
+    peaks = yield context.task_all([context.call_activity("measure_concurrency", i) for i in range(12)])
+    return max(peaks)
+
+
 # -- activities ------------------------------------------------------------------------------------------
+
+_running = {"now": 0, "peak": 0}
+_running_lock = threading.Lock()
+
+
+@app.activity_trigger(input_name="index")
+def measure_concurrency(index: int) -> int:
+    with _running_lock:
+        _running["now"] += 1
+        _running["peak"] = max(_running["peak"], _running["now"])
+    time.sleep(0.15)
+    with _running_lock:
+        _running["now"] -= 1
+        return _running["peak"]
 
 
 @app.activity_trigger(input_name="name")
