@@ -1,0 +1,236 @@
+"""A run's ledger of paid provider jobs: an intent written before each create, the job recorded after it, and the
+adoption of a job whose create answer was lost, so a re-run activity never pays for a second job.
+
+The Sora APIs take no client-supplied idempotency key, so a lost answer can only be recovered by looking the job up:
+by its prompt fingerprint, size, duration and variants, created since the intent (less a clock-skew margin). A claim
+blob per provider job gives each job to at most one run. docs/reliability.md says what this cannot guarantee.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+
+from soraflow.providers import (
+    JobSpec,
+    ProviderAuthenticationError,
+    ProviderBadRequest,
+    ProviderContentPolicy,
+    ProviderError,
+    ProviderJob,
+    ProviderNotFound,
+    ProviderRateLimited,
+    ProviderUnsupported,
+    VideoProvider,
+    find_jobs_by_prompt,
+)
+from soraflow.providers.job import prompt_digest
+from soraflow.storage import BlobNotFoundError, BlobStore, BlobStoreError, run_blob
+
+log = logging.getLogger("soraflow.job_ledger")
+
+GENERATION = "generation"
+REMIX = "remix"
+RECORDS = {GENERATION: "provider-job.json", REMIX: "provider-remix-job.json"}
+INTENTS = {GENERATION: "provider-job-intent.json", REMIX: "provider-remix-job-intent.json"}
+CLAIMS_FOLDER = "provider-jobs"
+# The provider stamps created_at with its clock, the intent carries ours: look back this far past the intent so a
+# provider clock running behind ours still finds the job (a wider window only widens the candidates to match).
+CLOCK_SKEW_SECONDS = 300
+# How many of the provider's most recent jobs a lookup reads at most (newest first, two pages of 100).
+LOOKUP_MAX_JOBS = 200
+
+# Answers that prove the provider refused the create before starting anything: no job can exist to look for.
+_REFUSALS = (
+    ProviderBadRequest,
+    ProviderAuthenticationError,
+    ProviderNotFound,
+    ProviderRateLimited,
+    ProviderContentPolicy,
+    ProviderUnsupported,
+)
+
+
+@dataclass(frozen=True)
+class JobIntent:
+    """What a run is about to ask the provider for, and when: enough to recognise the job if the answer is lost."""
+
+    kind: str
+    prompt: str = field(repr=False)
+    at: float
+    size: str | None = None
+    seconds: str | None = None
+    variants: int | None = None
+    source_job_id: str | None = None
+
+    @classmethod
+    def for_spec(cls, spec: JobSpec, *, at: float) -> JobIntent:
+        """The intent of a generation from this spec."""
+        return cls(GENERATION, spec.prompt, at, spec.size, str(spec.seconds), spec.variants)
+
+    @classmethod
+    def for_remix(cls, source_job_id: str, prompt: str, *, at: float) -> JobIntent:
+        """The intent of a remix of `source_job_id` with this prompt."""
+        return cls(REMIX, prompt, at, source_job_id=source_job_id)
+
+    @property
+    def prompt_digest(self) -> str | None:
+        return prompt_digest(self.prompt)
+
+    def to_dict(self) -> dict:
+        """The stored form: the prompt's fingerprint, never the prompt itself."""
+        return {
+            "kind": self.kind,
+            "prompt_digest": self.prompt_digest,
+            "at": self.at,
+            "size": self.size,
+            "seconds": self.seconds,
+            "variants": self.variants,
+            "source_job_id": self.source_job_id,
+        }
+
+    def same_request(self, stored: dict) -> bool:
+        """True when a stored intent was written for this same request (so its time still counts)."""
+        mine = self.to_dict()
+        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool):
+            return False
+        return isinstance(stored.get("at"), int | float) and all(stored.get(k) == mine[k] for k in mine if k != "at")
+
+    def matches(self, job: ProviderJob) -> bool:
+        """True when the job is what this intent asked for, as far as the provider reports it."""
+        if self.prompt_digest is None or job.prompt_digest != self.prompt_digest:
+            return False
+        if self.kind == REMIX:
+            return job.remixed_from in (None, self.source_job_id)
+        if job.remixed_from is not None:
+            return False
+        reported = _reported_shape(job)
+        wanted = {"size": self.size, "seconds": self.seconds, "variants": self.variants}
+        return all(reported[k] is None or wanted[k] is None or reported[k] == str(wanted[k]) for k in wanted)
+
+
+class JobLedger:
+    """The provider jobs of one run (its generation, or its remix), kept in the run's folder in Blob Storage."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        run_id: str,
+        kind: str = GENERATION,
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        if kind not in RECORDS:
+            raise ValueError(f"kind must be one of {', '.join(RECORDS)}, got {kind!r}")
+        self.store = store
+        self.run_id = run_id
+        self.kind = kind
+        self.clock = clock
+        self.record_blob = run_blob(run_id, RECORDS[kind])
+        self.intent_blob = run_blob(run_id, INTENTS[kind])
+
+    def recorded_job_id(self) -> str | None:
+        """The id of the job this run already created or adopted, if any."""
+        record = self._read(self.record_blob)
+        job_id = record.get("job_id") if isinstance(record, dict) else None
+        return job_id if isinstance(job_id, str) and job_id else None
+
+    def start(self, provider: VideoProvider, intent: JobIntent, create: Callable[[], ProviderJob]) -> ProviderJob:
+        """The run's job: the one recorded, else one whose create answer was lost, else a new one from `create`."""
+        recorded = self.recorded_job_id()
+        if recorded is not None:
+            log.info("run %s: %s job %s already exists; not creating another", self.run_id, self.kind, recorded)
+            return provider.get_job(recorded)
+        earlier = self._read(self.intent_blob)
+        if intent.same_request(earlier):
+            # An earlier attempt got as far as the intent: its job may exist although its answer never arrived.
+            intent = replace(intent, at=float(earlier["at"]))
+            adopted = self.adopt(provider, intent)
+            if adopted is not None:
+                return adopted
+        else:
+            self.store.write_json(self.intent_blob, intent.to_dict())
+        try:
+            job = create()
+        except ProviderError as error:
+            if isinstance(error, _REFUSALS):
+                raise
+            # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
+            adopted = self._adopt_after(provider, intent, error)
+            if adopted is not None:
+                return adopted
+            raise
+        self.claim(job)
+        self._record(job, adopted=False)
+        log.info("run %s: created provider %s job %s", self.run_id, self.kind, job.id)
+        return job
+
+    def adopt(self, provider: VideoProvider, intent: JobIntent) -> ProviderJob | None:
+        """Find, claim and record the job this intent made if the provider has it; None when there is none."""
+        candidates = find_jobs_by_prompt(
+            provider, intent.prompt, created_after=int(intent.at - CLOCK_SKEW_SECONDS), max_jobs=LOOKUP_MAX_JOBS
+        )
+        # Oldest first: of two lost answers, the earlier job is more likely this intent's (any match is equivalent).
+        for job in sorted(candidates, key=lambda j: (j.created_at or 0, j.id)):
+            if intent.matches(job) and self.claim(job):
+                self._record(job, adopted=True)
+                log.warning("run %s: adopted provider %s job %s whose answer was lost", self.run_id, self.kind, job.id)
+                return job
+        return None
+
+    def claim(self, job: ProviderJob) -> bool:
+        """Give the job to this run unless another run holds it; True when this run holds it."""
+        blob = claim_blob(job)
+        body = {"job_id": job.id, "api": job.api, "run_id": self.run_id, "claimed_at": self.clock()}
+        client = self.store.container_client().get_blob_client(blob)
+        try:
+            client.upload_blob(json.dumps(body).encode(), overwrite=False)
+            return True
+        except ResourceExistsError:
+            holder = self._read(blob)
+            return isinstance(holder, dict) and holder.get("run_id") == self.run_id
+        except AzureError as exc:
+            raise BlobStoreError(f"cannot claim provider job {job.id}: {type(exc).__name__}", retryable=True) from exc
+
+    def _adopt_after(self, provider: VideoProvider, intent: JobIntent, error: ProviderError) -> ProviderJob | None:
+        try:
+            return self.adopt(provider, intent)
+        except (ProviderError, BlobStoreError) as lookup_error:
+            # The create's own error says more; the next attempt looks again (the intent is stored).
+            log.warning("run %s: looking up a lost %s job failed: %s", self.run_id, self.kind, lookup_error)
+            return None
+
+    def _record(self, job: ProviderJob, *, adopted: bool) -> None:
+        record = {"job_id": job.id, "api": job.api, "kind": self.kind, "adopted": adopted, "recorded_at": self.clock()}
+        self.store.write_json(self.record_blob, record)
+
+    def _read(self, blob: str) -> Any:
+        try:
+            return self.store.read_json(blob)
+        except BlobNotFoundError:
+            return None
+
+
+def claim_blob(job: ProviderJob) -> str:
+    """Where the claim on a provider job is kept (its id hashed: a provider id is not trusted as a blob name)."""
+    digest = hashlib.sha256(f"{job.api}\n{job.id}".encode()).hexdigest()[:40]
+    return f"{CLAIMS_FOLDER}/{digest}.json"
+
+
+def _reported_shape(job: ProviderJob) -> dict[str, str | None]:
+    """The size, duration and variant count the provider reports for a job (None where it reports nothing)."""
+    extra = job.extra
+    size = extra.get("size")
+    if size is None and extra.get("width") is not None and extra.get("height") is not None:
+        size = f"{extra['width']}x{extra['height']}"
+    seconds = extra.get("seconds", extra.get("n_seconds"))
+    variants = extra.get("n_variants", 1 if job.api == "videos" else None)
+    shape = {"size": size, "seconds": seconds, "variants": variants}
+    return {name: None if value is None else str(value) for name, value in shape.items()}
