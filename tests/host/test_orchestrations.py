@@ -171,3 +171,9 @@ def test_durable_http_calls_reach_the_target(module_host: RunningHost):
 def test_activities_run_in_a_pool_sized_by_host_json(module_host: RunningHost):
     instance_id = start(module_host, "crowded")
     assert module_host.wait_for(instance_id)["output"] == 4  # maxConcurrentActivityFunctions in host.json
+
+
+def test_calling_an_unknown_activity_fails_that_task_with_a_clear_message(module_host: RunningHost):
+    instance_id = start(module_host, "calls_missing")
+    output = module_host.wait_for(instance_id)["output"]
+    assert "The function 'no_such_activity' doesn't exist" in output

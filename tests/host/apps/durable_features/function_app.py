@@ -261,6 +261,14 @@ def fail_then_recover(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def calls_missing(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("no_such_activity", 1)
+    except Exception as exc:
+        return str(exc)
+
+
+@app.orchestration_trigger(context_name="context")
 def crowded(context: df.DurableOrchestrationContext):
     peaks = yield context.task_all([context.call_activity("measure_concurrency", i) for i in range(12)])
     return max(peaks)
