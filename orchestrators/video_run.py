@@ -23,7 +23,9 @@ STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_
 DOWNLOAD_RETRY_SECONDS = (3, 6, 12, 24)
 # Bounded history: after this many polls the run continues as new, carrying its state in the input.
 POLLS_PER_EXECUTION = 40
+# Waits before retrying a refused create, for runs whose input carries no CREATE_RETRY_SECONDS setting.
 CREATE_BACKOFF_SECONDS = (5, 10, 20, 30, 60)
+RATE_LIMITED = "provider_rate_limited"
 
 
 class RunEnded(Exception):
@@ -90,21 +92,37 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
 
 
 def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activity: str, payload: dict):
-    """Create the provider job; on a retryable refusal (429, 5xx) wait on a durable timer and try again."""
-    run["state"]["samples"], run["state"]["polls"] = [], 0
-    for attempt in range(len(CREATE_BACKOFF_SECONDS) + 1):
+    """Create the provider job; a refusal that can pass (429, 5xx) waits on a durable timer and tries again.
+
+    A 5xx is retried once per configured wait, then fails the run. A 429 means the provider is at capacity, which
+    is no reason to give up: the run waits for capacity (the last wait repeating) until its deadline.
+    """
+    state = run["state"]
+    stage = state["stage"]
+    state["samples"], state["polls"] = [], 0
+    delays = run["options"].get("create_retry_seconds") or CREATE_BACKOFF_SECONDS
+    deadline = datetime.fromisoformat(run["deadline"])
+    attempt = 0
+    while True:
         try:
             job = yield context.call_activity(activity, {"run_id": run["run_id"], **payload})
-            publish(context, run, run["state"]["stage"], job=job)
+            publish(context, run, stage, job=job)
             return job
         except Exception as failure:
             error = run_failure(error_from_failure(failure))
-            if not error.get("retryable") or attempt == len(CREATE_BACKOFF_SECONDS):
-                raise RunEnded(RunStatus.FAILED, error) from None
-            delay = max(float(error.get("retry_after") or 0), CREATE_BACKOFF_SECONDS[attempt])
-            publish(context, run, run["state"]["stage"], note=f"provider busy ({error['code']}), retrying")
-            yield from wait(context, delay, cancel)
-    raise AssertionError("unreachable")
+        at_capacity = error["code"] == RATE_LIMITED
+        if not error.get("retryable") or (attempt >= len(delays) and not at_capacity):
+            raise RunEnded(RunStatus.FAILED, error)
+        delay = max(float(error.get("retry_after") or 0), delays[min(attempt, len(delays) - 1)])
+        if context.current_utc_datetime + timedelta(seconds=delay) >= deadline:
+            minutes = run["options"]["timeout_minutes"]
+            message = f"the provider accepted no job within {minutes} minutes ({error['message']})"
+            raise RunEnded(RunStatus.FAILED, run_error("timeout", message, provider_code=error.get("provider_code")))
+        attempt += 1
+        refusal = error.get("provider_code") or error["code"]
+        publish(context, run, RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
+                note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
+        yield from wait(context, delay, cancel)
 
 
 def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, stage: RunStatus):
@@ -283,5 +301,5 @@ def cancelled_error() -> dict:
     return run_error("cancelled", "the run was cancelled")
 
 
-def run_error(code: str, message: str) -> dict:
-    return {"code": code, "message": message, "retryable": False, "provider_code": None}
+def run_error(code: str, message: str, *, provider_code: str | None = None) -> dict:
+    return {"code": code, "message": message, "retryable": False, "provider_code": provider_code}

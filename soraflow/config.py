@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from soraflow.errors import ConfigurationError
 
 SORA_APIS = ("videos", "jobs")
+DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
+MAX_CREATE_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Settings:
     video_output_container: str = "videos"
     video_request_container: str = "video-requests"
     run_timeout_minutes: float = 60.0
+    create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
     taskhub_name: str = "soraflow"
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
@@ -60,6 +63,7 @@ class Settings:
             video_output_container=_container(env, "VIDEO_OUTPUT_CONTAINER", "videos"),
             video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
+            create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
             taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
             delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
             sora_pricing=_text(env, "SORA_PRICING") or None,
@@ -111,6 +115,24 @@ def _number(env: Mapping[str, str], name: str, *, default: float, minimum: float
     if not value >= minimum or value != value or value == float("inf"):
         raise ConfigurationError(name, f"must be a finite number of at least {minimum}, got {raw!r}")
     return value
+
+
+def _seconds_list(env: Mapping[str, str], name: str, *, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = _text(env, name)
+    if not raw:
+        return default
+    values = []
+    for part in raw.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not 0 <= value <= 3600:
+            raise ConfigurationError(name, f"must be comma-separated seconds from 0 to 3600, got {part.strip()!r}")
+        values.append(value)
+    if len(values) > MAX_CREATE_RETRIES:
+        raise ConfigurationError(name, f"must list at most {MAX_CREATE_RETRIES} waits, got {len(values)}")
+    return tuple(values)
 
 
 def _container(env: Mapping[str, str], name: str, default: str) -> str:

@@ -179,6 +179,7 @@ def build_run_input(
         "options": {
             "api": settings.sora_api,
             "timeout_minutes": settings.run_timeout_minutes,
+            "create_retry_seconds": list(settings.create_retry_seconds),
             "delete_provider_copy": settings.delete_provider_copy,
         },
         "cost": estimate_cost(request, settings.sora_pricing).to_dict(),

@@ -5,6 +5,9 @@ import time
 
 import pytest
 
+# Two short waits between create attempts, so the retry tests take well under a second of backoff.
+APP_ENV = {"CREATE_RETRY_SECONDS": "0.2,0.3"}
+
 
 @pytest.fixture(autouse=True)
 def fresh_emulator(soraflow_app):
@@ -76,6 +79,19 @@ def test_503s_at_create_are_retried_on_timers_until_one_job_is_created(soraflow_
     assert [r["status"] for r in creates] == [503, 503, 200]
     assert [r["fault"] is not None for r in creates] == [True, True, False]
     assert {o["kind"] for o in run["outputs"]} == {"video", "thumbnail", "spritesheet"}
+
+
+def test_503s_at_create_fail_the_run_once_every_configured_wait_is_spent(soraflow_app):
+    add_fault(soraflow_app, operation="create", kind="status", status=503, count=3)
+
+    run = soraflow_app.run(prompt="a lamp that will not switch on")
+
+    assert run["status"] == "failed", run
+    assert run["error"]["code"] == "provider_server_error"
+    assert run["error"]["provider_code"] == "service_unavailable"
+    assert run["error"]["retryable"] is True
+    assert [r["status"] for r in soraflow_app.sora_requests(operation="create")] == [503, 503, 503]
+    assert manifest(soraflow_app, run["id"])["error"]["provider_code"] == "service_unavailable"
 
 
 def test_a_job_that_expires_before_it_is_stored_fails_with_expired(soraflow_app):

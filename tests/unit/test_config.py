@@ -31,6 +31,13 @@ def test_missing_endpoint_names_the_setting():
         ("VIDEO_OUTPUT_CONTAINER", "Videos_Out", "VIDEO_OUTPUT_CONTAINER must be a valid container name"),
         ("VIDEO_REQUEST_CONTAINER", "ab", "VIDEO_REQUEST_CONTAINER must be a valid container name"),
         ("DELETE_PROVIDER_COPY", "maybe", "DELETE_PROVIDER_COPY must be true or false"),
+        ("CREATE_RETRY_SECONDS", "5,ten", "CREATE_RETRY_SECONDS must be comma-separated seconds .* got 'ten'"),
+        ("CREATE_RETRY_SECONDS", "5,,10", "CREATE_RETRY_SECONDS must be comma-separated seconds .* got ''"),
+        ("CREATE_RETRY_SECONDS", "-1", "CREATE_RETRY_SECONDS must be comma-separated seconds"),
+        ("CREATE_RETRY_SECONDS", "nan", "CREATE_RETRY_SECONDS must be comma-separated seconds"),
+        ("CREATE_RETRY_SECONDS", "inf", "CREATE_RETRY_SECONDS must be comma-separated seconds"),
+        ("CREATE_RETRY_SECONDS", "3601", "CREATE_RETRY_SECONDS must be comma-separated seconds"),
+        ("CREATE_RETRY_SECONDS", ",".join(["1"] * 21), "CREATE_RETRY_SECONDS must list at most 20 waits, got 21"),
     ],
 )
 def test_malformed_setting_is_rejected_naming_it(name, value, message):
@@ -55,3 +62,8 @@ def test_importing_the_app_reads_no_settings(monkeypatch):
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("off", False), ("", False)])
 def test_delete_provider_copy_is_a_flag(raw, expected):
     assert Settings.from_env({**BASE, "DELETE_PROVIDER_COPY": raw}).delete_provider_copy is expected
+
+
+def test_create_retry_seconds_are_read_in_order():
+    assert Settings.from_env(BASE).create_retry_seconds == (5.0, 10.0, 20.0, 30.0, 60.0)
+    assert Settings.from_env({**BASE, "CREATE_RETRY_SECONDS": " 0.5, 1,2 "}).create_retry_seconds == (0.5, 1.0, 2.0)
