@@ -57,12 +57,14 @@ class KeyedDispatcher:
 
     def _done(self, key: str, future: asyncio.Future) -> None:
         self._running.discard(key)
-        more = False
         try:
             more = bool(future.result())
         except Exception:
-            log.exception("%s: work for %s failed; it will be retried", self.name, key)
-            more = True
+            # A bug or a broken row must not spin: retry this key a second later, let the others run.
+            log.exception("%s: work for %s failed; retrying in 1 s", self.name, key)
+            self._loop.call_later(1.0, self._wake, key)
+            self._event.set()
+            return
         if more or key in self._dirty:
             self._dirty.discard(key)
             self._ready[key] = None

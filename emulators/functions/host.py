@@ -125,7 +125,8 @@ class Host:
         application.router.add_get("/admin/host/durable-metrics", self._metrics)
         self.api.add_routes(application, WEBHOOK_PATH, check_keys=True)
         application.router.add_post(BLOB_WEBHOOK_PATH, self.blobs.webhook)
-        application.router.add_route("*", "/{tail:.*}", self.triggers.handle)
+        # [\s\S] and not ".": a decoded path may hold a newline (%0A), and it must still reach the function.
+        application.router.add_route("*", r"/{tail:[\s\S]*}", self.triggers.handle)
         return application
 
     def rpc_app(self) -> web.Application:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from emulators.functions import invocation
 from emulators.functions.application import FunctionApp, FunctionSpec
-from emulators.functions.keys import HostKeys
+from emulators.functions.keys import HostKeys, presented_key
 from emulators.functions.routes import RouteTemplate
 
 log = logging.getLogger("host")
@@ -73,7 +73,7 @@ class HttpTriggers:
         if found is None:
             return web.Response(status=404)
         spec, route_params = found
-        presented = request.query.get("code") or request.headers.get("x-functions-key")
+        presented = presented_key(request.headers, request.query)
         if not self.keys.allows(spec.trigger.get("authLevel", "FUNCTION"), spec.name, presented):
             return web.Response(status=401)
         body = await request.read()

@@ -91,6 +91,13 @@ class HostKeys:
         return bool(presented) and (_same(presented, self.master) or _same(presented, self.system_keys[system]))
 
 
+def presented_key(headers, query) -> str | None:
+    """The key a caller presents: the `x-functions-key` header, else `?code=` (Azure: the header takes precedence)."""
+    if "x-functions-key" in headers:
+        return headers.get("x-functions-key")
+    return query.get("code")
+
+
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -199,18 +200,26 @@ class ReplayMetrics:
         self.samples: dict[str, list[float]] = {"activity": [], "timer": [], "other": []}
         self.episodes = 0
         self.completed = 0
+        self._lock = threading.Lock()
 
     def record(self, kind: str, seconds: float) -> None:
-        bucket = self.samples[kind]
-        if len(bucket) < self.keep:
-            bucket.append(seconds)
+        with self._lock:
+            bucket = self.samples[kind]
+            if len(bucket) < self.keep:
+                bucket.append(seconds)
+
+    def count(self, *, episodes: int = 0, completed: int = 0) -> None:
+        with self._lock:
+            self.episodes += episodes
+            self.completed += completed
 
     def snapshot(self) -> dict:
-        return {
-            "episodes": self.episodes,
-            "completed": self.completed,
-            "latency_ms": {kind: [round(s * 1000, 3) for s in values] for kind, values in self.samples.items()},
-        }
+        with self._lock:
+            return {
+                "episodes": self.episodes,
+                "completed": self.completed,
+                "latency_ms": {kind: [round(s * 1000, 3) for s in v] for kind, v in self.samples.items()},
+            }
 
 
 @dataclass
@@ -332,7 +341,7 @@ class Orchestrations:
         delivered = [m.event for m in batch]
         for message in batch:
             self._measure(message, now)
-        self.metrics.episodes += 1
+        self.metrics.count(episodes=1)
         payload = {
             "history": [{**e, "IsPlayed": True} for e in history]
             + [{**started, "IsPlayed": False}]
@@ -628,7 +637,7 @@ class Orchestrations:
             }
         )
         effects.cancel_all_timers = True
-        self.metrics.completed += 1
+        self.metrics.count(completed=1)
         self._notify_parent(instance, effects, now, failed=failed)
 
     def _terminate(self, instance: Instance, message: Message, effects: Effects, now: float) -> None:
