@@ -270,7 +270,8 @@ class Orchestrations:
             self._terminate(instance, terminate, effects, now)
         else:
             for message in control:
-                effects.history.append(message.event)
+                if message.event["EventType"] != EXECUTION_STARTED:  # a duplicate start is dropped, not kept
+                    effects.history.append(message.event)
             if batch:
                 self._replay(instance, history, batch, effects, now)
             elif control:

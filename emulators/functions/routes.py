@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 
-_PARAMETER = re.compile(r"\{([^{}]+)\}")
 _CONSTRAINT = re.compile(r"^(\w+)(?:\((.*)\))?$")
 
 
@@ -52,10 +51,7 @@ class RouteTemplate:
         for index, segment in enumerate(segments):
             if not segment:
                 raise RouteError(f"route {template!r}: empty segment")
-            pieces = _PARAMETER.split(segment)
-            literals, names = pieces[0::2], pieces[1::2]
-            if any("{" in text or "}" in text for text in literals):
-                raise RouteError(f"route {template!r}: unbalanced braces in {segment!r}")
+            literals, names = _split_segment(segment, template)
             segment_regex = ""
             optional_segment = False
             rank = 0
@@ -108,6 +104,43 @@ class RouteTemplate:
     def sort_key(self) -> tuple:
         """Sorts more specific templates first (ASP.NET's route precedence, simplified)."""
         return (self.precedence, -len(self.precedence))
+
+
+def _split_segment(segment: str, template: str) -> tuple[list[str], list[str]]:
+    """Literal texts and parameter bodies of one segment; `{{` and `}}` are escaped braces (ASP.NET rules)."""
+    literals, names, current, index = [], [], "", 0
+    while index < len(segment):
+        char = segment[index]
+        pair = segment[index : index + 2]
+        if pair in ("{{", "}}"):
+            current += char
+            index += 2
+        elif char == "{":
+            body, index = "", index + 1
+            while index < len(segment):
+                pair = segment[index : index + 2]
+                if pair in ("{{", "}}"):
+                    body += pair[0]
+                    index += 2
+                elif segment[index] == "}":
+                    break
+                elif segment[index] == "{":
+                    raise RouteError(f"route {template!r}: unbalanced braces in {segment!r}")
+                else:
+                    body += segment[index]
+                    index += 1
+            if index >= len(segment) or not body:
+                raise RouteError(f"route {template!r}: unbalanced braces in {segment!r}")
+            literals.append(current)
+            names.append(body)
+            current, index = "", index + 1
+        elif char == "}":
+            raise RouteError(f"route {template!r}: unbalanced braces in {segment!r}")
+        else:
+            current += char
+            index += 1
+    literals.append(current)
+    return literals, names
 
 
 def decode_path(raw_path: str) -> str:
