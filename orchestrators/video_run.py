@@ -1,4 +1,5 @@
-"""The run orchestration: prepare the reference, create the provider job, poll it, store the outputs, remix, report.
+"""The run orchestration: prepare the reference, wait for capacity, create the provider job, poll it, store the
+outputs, remix, report.
 
 Deterministic: time comes from `context.current_utc_datetime`, settings from the input, and every I/O is an
 activity. Waits are durable timers raced against the `cancel` event, so a cancelled run stops waiting at once.
@@ -7,11 +8,13 @@ activity. Waits are durable timers raced against the `cancel` event, so a cancel
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
+from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
 from soraflow.polling import SAMPLE_WINDOW, ProgressSample, next_poll_delay
+from soraflow.quota import waiting_poll_delay
 from soraflow.runs import RunStatus, error_from_failure
 
 bp = df.Blueprint()
@@ -51,6 +54,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
                 state["reference"] = yield context.call_activity_with_retry(
                     "prepare_reference", STORAGE_RETRY, {"run_id": run["run_id"], "request": request}
                 )
+            yield from wait_for_capacity(context, run, cancel)
             publish(context, run, RunStatus.SUBMITTING)
             if run.get("remix_of"):  # POST /videos/{id}/remix: this run's video is a remix of another run's
                 remix = {"source_job_id": run["remix_of"]["job_id"], "prompt": request["prompt"]}
@@ -61,8 +65,10 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
         if state["stage"] in (RunStatus.SUBMITTING, RunStatus.GENERATING):
             if not (yield from poll_until_done(context, run, cancel, RunStatus.GENERATING)):
                 return None  # continued as new, with the state in its input
+            release_capacity(context, run)  # the provider is done with the job; downloads hold no provider slot
             yield from store_outputs(context, run, cancel, source="remix" if run.get("remix_of") else "generation")
             if request.get("remix"):
+                yield from wait_for_capacity(context, run, cancel)
                 publish(context, run, RunStatus.REMIXING)
                 remix = {"source_job_id": state["job"]["id"], "prompt": request["remix"]["prompt"]}
                 state["generation_job"] = state["job"]
@@ -70,6 +76,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
         if state["stage"] == RunStatus.REMIXING:
             if not (yield from poll_until_done(context, run, cancel, RunStatus.REMIXING)):
                 return None
+            release_capacity(context, run)
             yield from store_outputs(context, run, cancel, source="remix", folder="remix/")
         state["final"], state["error"] = RunStatus.COMPLETED, None
     except RunEnded as ended:
@@ -78,6 +85,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
         state["final"], state["error"] = RunStatus.FAILED, run_failure(error_from_failure(failure))
     if state["final"] != RunStatus.COMPLETED or run["options"].get("delete_provider_copy"):
         yield from delete_provider_jobs(context, run)
+    release_capacity(context, run)  # every way out gives back the slot or the place in line (after the delete)
     result = publish(context, run, state["final"])
     manifest = {"id": run["run_id"], "request": request, "cost": run.get("cost"), "remix_of": run.get("remix_of"),
                 "created_at": run["created_at"], **result}  # fmt: skip
@@ -122,7 +130,7 @@ def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activ
         refusal = error.get("provider_code") or error["code"]
         publish(context, run, RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
                 note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
-        yield from wait(context, delay, cancel)
+        yield from wait_holding(context, run, delay, cancel)
 
 
 def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, stage: RunStatus):
@@ -150,13 +158,82 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
         remaining = (deadline - now).total_seconds()
         delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining)
-        yield from wait(context, delay, cancel)
+        yield from wait_holding(context, run, delay, cancel)
         job = yield context.call_activity_with_retry("get_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
         state["job"], state["polls"] = job, state["polls"] + 1
         clock = (context.current_utc_datetime - datetime.fromisoformat(run["created_at"])).total_seconds()
         sample = [clock, float(job.get("progress") or 0)]
         state["samples"] = [*state["samples"], sample][-SAMPLE_WINDOW:]
         publish(context, run, stage, job=job)
+
+
+def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel):
+    """Take a slot at the provider's quota gate; while none is free, show the place in line and ask again."""
+    gate = run["options"].get("quota")
+    if not gate:
+        return  # the gate is off (SORA_QUOTA_GATE=false): 429s from the provider are waited out instead
+    state = run["state"]
+    deadline = datetime.fromisoformat(run["deadline"])
+    while True:
+        now = context.current_utc_datetime
+        state["slot"] = {"held": False}  # asked: from here on the final section gives the place in line back
+        ask = {"run_id": run["run_id"], "now": epoch(now), "limits": gate["limits"]}
+        admission = yield context.call_entity(quota_entity(gate), "acquire", ask)
+        if admission["granted"]:
+            state["slot"] = {"held": True, "lease_expires": admission["lease_expires"]}
+            return
+        if now >= deadline:
+            minutes = run["options"]["timeout_minutes"]
+            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes} minutes"))
+        publish(context, run, RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
+        # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
+        yield from wait(context, waiting_poll_delay(admission["position"]), cancel)
+
+
+def wait_holding(context: df.DurableOrchestrationContext, run: dict, seconds: float, cancel):
+    """A `wait` that keeps the run's slot: its lease is renewed at least every third of its length on the way."""
+    gate, slot = run["options"].get("quota"), run["state"].get("slot")
+    if not (gate and slot and slot["held"]):
+        yield from wait(context, seconds, cancel)
+        return
+    step = gate["limits"]["lease_seconds"] / 3
+    end = context.current_utc_datetime + timedelta(seconds=seconds)
+    while True:
+        renew_capacity(context, run)
+        left = (end - context.current_utc_datetime).total_seconds()
+        if left <= 0:
+            return
+        yield from wait(context, min(left, step), cancel)
+
+
+def renew_capacity(context: df.DurableOrchestrationContext, run: dict) -> None:
+    """Renew the slot's lease once half of it has gone, so a live run never loses its slot to expiry."""
+    gate, slot = run["options"].get("quota"), run["state"].get("slot")
+    if not (gate and slot and slot["held"]):
+        return
+    now, lease = epoch(context.current_utc_datetime), gate["limits"]["lease_seconds"]
+    if now >= slot["lease_expires"] - lease / 2:
+        context.signal_entity(quota_entity(gate), "renew", {"run_id": run["run_id"], "now": now})
+        slot["lease_expires"] = now + lease  # what the entity computes from the same clock
+
+
+def release_capacity(context: df.DurableOrchestrationContext, run: dict) -> None:
+    """Give the slot (or the place in line) back to the gate; nothing when the run has neither."""
+    gate, slot = run["options"].get("quota"), run["state"].get("slot")
+    if not (gate and slot):
+        return
+    payload = {"run_id": run["run_id"], "now": epoch(context.current_utc_datetime)}
+    context.signal_entity(quota_entity(gate), "release", payload)
+    run["state"]["slot"] = None
+
+
+def quota_entity(gate: dict) -> df.EntityId:
+    return df.EntityId(QUOTA_ENTITY, gate["key"])
+
+
+def epoch(moment: datetime) -> float:
+    """Epoch seconds of the orchestration clock (UTC, whether or not the datetime says so)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def store_outputs(context: df.DurableOrchestrationContext, run: dict, cancel, *, source: str, folder: str = ""):
@@ -228,7 +305,9 @@ def wait(context: df.DurableOrchestrationContext, seconds: float, cancel):
         raise RunEnded(RunStatus.CANCELLED, cancelled_error())
 
 
-def publish(context: df.DurableOrchestrationContext, run: dict, stage: RunStatus, *, job=None, note=None) -> dict:
+def publish(
+    context: df.DurableOrchestrationContext, run: dict, stage: RunStatus, *, job=None, note=None, queue_position=None
+) -> dict:
     """Record the stage and progress in custom status (what GET /videos/{id} shows) and return it."""
     state = run["state"]
     stage = RunStatus(stage)
@@ -242,6 +321,7 @@ def publish(context: df.DurableOrchestrationContext, run: dict, stage: RunStatus
         "outputs": state["outputs"],
         "error": state.get("error") if stage.is_final else None,
         "note": note,
+        "queue_position": queue_position,
         "updated_at": context.current_utc_datetime.isoformat(),
     }
     if stage.is_final:

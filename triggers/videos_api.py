@@ -19,6 +19,7 @@ import azure.functions as func
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import estimate_cost
+from soraflow.quota import quota_options
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
@@ -181,6 +182,7 @@ def build_run_input(
             "timeout_minutes": settings.run_timeout_minutes,
             "create_retry_seconds": list(settings.create_retry_seconds),
             "delete_provider_copy": settings.delete_provider_copy,
+            "quota": quota_options(settings),
         },
         "cost": estimate_cost(request, settings.sora_pricing).to_dict(),
         "created_at": now.isoformat(),

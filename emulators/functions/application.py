@@ -213,9 +213,16 @@ def load_app(directory: Path) -> FunctionApp:
     if len(registers) > 1:
         raise AppLoadError("function_app.py defines more than one app object; the worker indexes exactly one")
     try:
-        functions = [_function_spec(f) for f in registers[0].get_functions()]
+        indexed = registers[0].get_functions()
     except ValueError as exc:
         raise AppLoadError(f"indexing the app failed: {exc}") from exc
+    functions = []
+    for function in indexed:
+        try:
+            functions.append(_function_spec(function, os.environ))
+        except AppLoadError as exc:
+            # As the Functions host does: the function fails to index and is left out; the others run.
+            log.error("Error indexing method 'Functions.%s': %s", function.get_function_name(), exc)
     names = [f.name.lower() for f in functions]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -223,8 +230,9 @@ def load_app(directory: Path) -> FunctionApp:
     return FunctionApp(directory=directory, host=host, functions=functions)
 
 
-def _function_spec(function: Any) -> FunctionSpec:
-    bindings = [json.loads(raw) for raw in function.get_raw_bindings()]
+def _function_spec(function: Any, environ: dict[str, str]) -> FunctionSpec:
+    where = f"function {function.get_function_name()}"
+    bindings = [_resolve_settings(json.loads(raw), environ, where) for raw in function.get_raw_bindings()]
     trigger = next((b for b in bindings if b.get("type", "").lower().endswith("trigger")), None)
     if trigger is None:
         raise AppLoadError(f"function {function.get_function_name()} has no trigger binding")

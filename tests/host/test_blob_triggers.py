@@ -33,7 +33,7 @@ def blob_host(start_host, service, azurite_connection_string: str, tmp_path: Pat
     def start(*args: str) -> tuple[RunningHost, Path]:
         folder = tmp_path / f"firings{uuid.uuid4().hex[:6]}"
         folder.mkdir()
-        env = {"BlobConn": azurite_connection_string, "FIRINGS_DIR": str(folder)}
+        env = {"BlobConn": azurite_connection_string, "FIRINGS_DIR": str(folder), "UPLOADS_CONTAINER": "uploads"}
         return start_host(APP, env=env, args=["--blob-poll-seconds", "0.2", *args]), folder
 
     return start

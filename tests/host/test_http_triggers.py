@@ -134,6 +134,12 @@ def test_local_settings_values_become_settings_without_overriding_the_environmen
     assert values == {"GREETING": "hello from local.settings.json", "ALREADY_SET": "from the environment"}
 
 
+def test_a_binding_naming_an_unset_setting_leaves_only_that_function_out(module_host: RunningHost):
+    assert "Error indexing method 'Functions.broken_binding'" in module_host.log()
+    assert "(set NOT_SET_ANYWHERE)" in module_host.log()
+    assert module_host.request("GET", "/v1/plain").status_code == 200
+
+
 def test_host_json_settings_references_resolve(module_host: RunningHost):
     urls = module_host.request("GET", "/v1/client-urls").json()
     assert "taskHub=BasicsHub" in urls["statusQueryGetUri"]

@@ -15,7 +15,7 @@ def record(kind: str, entry: dict) -> None:
         handle.write(json.dumps(entry) + "\n")
 
 
-@app.blob_trigger(arg_name="blob", path="uploads/{name}", connection="BlobConn")
+@app.blob_trigger(arg_name="blob", path="%UPLOADS_CONTAINER%/{name}", connection="BlobConn")
 def on_upload(blob: func.InputStream) -> None:
     record("uploads", {"name": blob.name, "length": blob.length, "content": blob.read().decode(), "uri": blob.uri})
 

@@ -111,3 +111,8 @@ def secure_admin(req: func.HttpRequest) -> str:
 async def client_urls(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     payload = client.create_http_management_payload("some-id")
     return func.HttpResponse(json.dumps(payload), mimetype="application/json")
+
+
+@app.blob_trigger(arg_name="blob", path="%NOT_SET_ANYWHERE%/{name}", connection="AzureWebJobsStorage")
+def broken_binding(blob: func.InputStream) -> None:
+    """Its path names a setting nobody set: the host must leave it out and run the rest."""
