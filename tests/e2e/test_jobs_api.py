@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.emulators.sora.conftest import probe
+from tests.media import probe
 
 APP_ENV = {"SORA_API": "jobs", "SORA_MODEL": "sora"}
 

@@ -5,7 +5,7 @@ import io
 from azure.storage.blob import BlobServiceClient
 from PIL import Image
 
-from tests.emulators.sora.conftest import image_bytes, probe
+from tests.media import image_bytes, probe
 
 
 def stored_reference(app, run_id: str) -> Image.Image:

@@ -1,6 +1,6 @@
 """Remix: chained in the request, and as a new run from a completed one (POST /videos/{id}/remix)."""
 
-from tests.emulators.sora.conftest import probe
+from tests.media import probe
 
 
 def test_a_remix_in_the_request_runs_after_the_first_video(soraflow_app, tmp_path):

@@ -1,7 +1,7 @@
 """Text-to-video end to end: POST a prompt, poll the run, find a playable MP4 of the right size in Azurite."""
 
 from tests.e2e.conftest import FUNCTION_KEY
-from tests.emulators.sora.conftest import probe
+from tests.media import probe
 
 
 def test_text_to_video_lands_a_playable_mp4_in_blob_storage(soraflow_app, tmp_path):

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from tests.emulators.sora.conftest import JOBS, PREVIEW, Harness, image_bytes
+from tests.emulators.sora.conftest import JOBS, PREVIEW, Harness
 from tests.emulators.sora.test_videos_api import error_of
+from tests.media import image_bytes
 
 JOB_FIELDS = {
     "object",

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.emulators.sora.conftest import JOBS, PREVIEW, Harness, probe
+from tests.emulators.sora.conftest import JOBS, PREVIEW, Harness
+from tests.media import probe
 
 
 def download(sora: Harness, path: str, params: dict | None = None) -> tuple[bytes, dict]:

@@ -13,7 +13,8 @@ from PIL import Image
 
 from emulators import processes
 from tests.conftest import SORA_EMULATOR_KEY
-from tests.emulators.sora.conftest import Harness, image_bytes, probe
+from tests.emulators.sora.conftest import Harness
+from tests.media import image_bytes, probe
 
 # Every `client.videos` method is marked deprecated (the Sora API shuts down in 2026); the calls still work.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from tests.emulators.sora.conftest import Harness, image_bytes
+from tests.emulators.sora.conftest import Harness
+from tests.media import image_bytes
 
 VIDEO_FIELDS = {
     "id",
