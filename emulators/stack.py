@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             "SORA_API": args.api,
             "SORA_MODEL": "sora-2" if args.api == "videos" else "sora",
             "TASKHUB_NAME": "soraflow",
+            "VIDEO_OUTPUT_CONTAINER": "videos",
+            "VIDEO_REQUEST_CONTAINER": "video-requests",
             "FUNCTIONS_DEFAULT_KEY": function_key,
         }
         argv_host = [sys.executable, "-m", "emulators.functions", "--app-dir", str(processes.REPO_ROOT),
