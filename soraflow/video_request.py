@@ -14,9 +14,11 @@ which only the HTTP layer may set (with `allow_upload=True`) after storing a mul
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
+import socket
 import urllib.parse
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -479,8 +481,9 @@ def blob_path_problem(path: object, allowed_containers: Collection[str] | None) 
     if path.startswith("/"):
         return f"{expected} without a leading slash; got {_show(path)}"
     segments = path.split("/")
-    if any(urllib.parse.unquote(s) in ("", ".", "..") for s in segments):
-        return f'{expected} without "..", "." or empty segments; got {_show(path)}'
+    decoded = [urllib.parse.unquote(s) for s in segments]
+    if any(d in ("", ".", "..") or "/" in d or "\\" in d for d in decoded):
+        return f'{expected} without "..", "." or empty segments, plain or percent-encoded; got {_show(path)}'
     if len(segments) < 2:
         return f"{expected}: a container and a blob name; got {_show(path)}"
     container = segments[0]
@@ -532,7 +535,29 @@ def _check_callback_url(errors: list[FieldError], value: object) -> str | None:
     if "@" in parts.netloc:
         errors.append(FieldError("callback_url", f"{expected} without user:password@ credentials; got a URL with them"))
         return None
+    if _is_metadata_address(parts.hostname):
+        message = f"{expected}, not a link-local address such as the cloud metadata service; got {_show(value)}"
+        errors.append(FieldError("callback_url", message))
+        return None
     return value
+
+
+def _is_metadata_address(host: str) -> bool:
+    """True for a literal link-local, unspecified or multicast address (169.254.169.254 is every cloud's metadata).
+
+    Hosts are also read the way the C resolver reads them ("2852039166", "0xa9fea9fe", "0251.0376.0251.0376"), so
+    another spelling of the same address is refused too. A name that resolves to such an address is not caught here.
+    """
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address.is_unspecified or address.is_multicast
 
 
 def _check_metadata(errors: list[FieldError], value: object) -> dict[str, str]:

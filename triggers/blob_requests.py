@@ -25,7 +25,7 @@ from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, output_store
 from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
-from triggers.videos_api import ORCHESTRATOR, build_run_input, find_run
+from triggers.videos_api import ORCHESTRATOR, build_run_input, check_reference, find_run
 
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.blob_requests")
@@ -69,6 +69,7 @@ async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestr
             extra_models=settings.sora_extra_models,
             allowed_containers=(settings.video_request_container, settings.video_output_container),
         )
+        await check_reference(client, request.input_reference)  # an image that is not one starts nothing
     except RequestValidationError as error:
         error_view = {**error.to_dict(), "provider_code": None}
         manifest = {"id": plan.run_id, "status": "failed", "origin": plan.origin, "error": error_view, "outputs": []}

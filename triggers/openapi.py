@@ -189,15 +189,44 @@ def run_response(description: str, *, location: bool = False) -> dict:
     return response
 
 
-RUN_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+RUN_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "a run id as this API returned it; any other id is a 404",
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # Printable ASCII without a comma: the host joins a repeated header with commas.
+    "schema": {"type": "string", "pattern": "^[ -+\\--~]{1,255}$"},
     "description": "a retried POST with the same key and body returns the same run; another body is a 409",
 }
 NOT_FOUND = problem_response("no such run")
+# The host refuses a missing or wrong function key itself, before any function runs, with an empty body.
+UNAUTHORIZED = {"description": "no valid function key (x-functions-key header or ?code=); the body is empty"}
+TOO_LARGE = problem_response("the body is larger than allowed (1 MiB of JSON, 21 MiB of multipart)")
+UNSUPPORTED = problem_response("the body is not JSON (or multipart where allowed), or its charset is not UTF-8")
+UNAVAILABLE = problem_response("storage could not be reached; retrying later may help")
+MISCONFIGURED = problem_response("an app setting is missing or malformed; `detail` names it")
+MULTIPART_REQUEST = {
+    "type": "object",
+    "required": ["prompt"],
+    "additionalProperties": False,
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
+        "model": {"type": "string"},
+        "size": {"type": "string"},
+        "seconds": {"type": "string"},
+        "variants": {"type": "string", "description": "jobs API only"},
+        "callback_url": {"type": "string"},
+        "metadata": {"type": "string", "description": "a JSON object, as text"},
+        "remix": {"type": "string", "description": 'videos API only: {"prompt": ...} as text'},
+        "input_reference": {"type": "string", "contentMediaType": "image/png", "description": "JPEG, PNG or WebP"},
+    },
+}
 
 
 def openapi_document() -> dict:
@@ -228,28 +257,18 @@ def openapi_document() -> dict:
                         "required": True,
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/VideoRequest"}},
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["prompt"],
-                                    "properties": {
-                                        "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS},
-                                        "model": {"type": "string"},
-                                        "size": {"type": "string"},
-                                        "seconds": {"type": "string"},
-                                        "variants": {"type": "string"},
-                                        "callback_url": {"type": "string"},
-                                        "input_reference": {"type": "string", "contentMediaType": "image/png"},
-                                    },
-                                }
-                            },
+                            "multipart/form-data": {"schema": MULTIPART_REQUEST},
                         },
                     },
                     "responses": {
                         "202": run_response("the run was started (or a retried POST found it)", location=True),
                         "400": problem_response("the request is invalid; `errors` names each field"),
+                        "401": UNAUTHORIZED,
                         "409": problem_response("the Idempotency-Key was used with another body"),
-                        "415": problem_response("unsupported content type"),
+                        "413": TOO_LARGE,
+                        "415": UNSUPPORTED,
+                        "500": MISCONFIGURED,
+                        "503": UNAVAILABLE,
                     },
                 },
                 "get": {
@@ -266,6 +285,7 @@ def openapi_document() -> dict:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunList"}}},
                         },
                         "400": problem_response("a query parameter is invalid"),
+                        "401": UNAUTHORIZED,
                     },
                 },
             },
@@ -274,7 +294,7 @@ def openapi_document() -> dict:
                     "operationId": "getVideoRun",
                     "summary": "The run resource",
                     "parameters": [RUN_ID],
-                    "responses": {"200": run_response("the run"), "404": NOT_FOUND},
+                    "responses": {"200": run_response("the run"), "401": UNAUTHORIZED, "404": NOT_FOUND},
                 },
                 "delete": {
                     "operationId": "deleteVideoRun",
@@ -282,8 +302,10 @@ def openapi_document() -> dict:
                     "parameters": [RUN_ID],
                     "responses": {
                         "204": {"description": "deleted"},
+                        "401": UNAUTHORIZED,
                         "404": NOT_FOUND,
                         "409": problem_response("the run is still in progress"),
+                        "503": UNAVAILABLE,
                     },
                 },
             },
@@ -294,6 +316,7 @@ def openapi_document() -> dict:
                     "parameters": [RUN_ID],
                     "responses": {
                         "202": run_response("cancellation requested"),
+                        "401": UNAUTHORIZED,
                         "404": NOT_FOUND,
                         "409": problem_response("the run already ended"),
                     },
@@ -317,8 +340,10 @@ def openapi_document() -> dict:
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
                         "400": problem_response("a query parameter is invalid"),
+                        "401": UNAUTHORIZED,
                         "404": problem_response("no such run or output"),
                         "409": problem_response("the run has not finished"),
+                        "503": UNAVAILABLE,
                     },
                 }
             },
@@ -334,8 +359,12 @@ def openapi_document() -> dict:
                     "responses": {
                         "202": run_response("the remix run was started", location=True),
                         "400": problem_response("the request is invalid"),
+                        "401": UNAUTHORIZED,
                         "404": NOT_FOUND,
                         "409": problem_response("the run is not completed, or the key was reused"),
+                        "413": TOO_LARGE,
+                        "415": problem_response("the body is not JSON, or its charset is not UTF-8"),
+                        "500": MISCONFIGURED,
                     },
                 }
             },

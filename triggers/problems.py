@@ -23,6 +23,20 @@ TITLES = {
 }
 
 
+class UnsupportedMediaType(RequestValidationError):
+    """The body comes in a media type (or charset) the route does not read: 415."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class ContentTooLarge(RequestValidationError):
+    """The body is larger than the route accepts: 413."""
+
+    code = "content_too_large"
+    http_status = 413
+
+
 def problem(
     status: int,
     code: str,
@@ -53,5 +67,5 @@ def field_problem(field: str, message: str, *, status: int = 400, code: str = "i
 def problem_from_error(error: SoraflowError, *, status: int | None = None) -> func.HttpResponse:
     """The problem response for a typed error (validation errors list every field)."""
     if isinstance(error, RequestValidationError):
-        return problem(status or 400, error.code, error.message, errors=error.errors)
+        return problem(status or getattr(error, "http_status", 400), error.code, error.message, errors=error.errors)
     return problem(status or (503 if error.retryable else 400), error.code, error.message)

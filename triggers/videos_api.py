@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.outputs import store_for
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import estimate_cost
@@ -23,9 +24,15 @@ from soraflow.quota import quota_options
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
-from soraflow.storage import output_store, run_blob
-from soraflow.video_request import VideoRequest, parse_request_json, parse_video_request
-from triggers.problems import field_problem, problem, problem_from_error
+from soraflow.storage import BlobNotFoundError, output_store, run_blob
+from soraflow.video_request import (
+    MAX_BODY_BYTES,
+    ReferenceSource,
+    VideoRequest,
+    parse_request_json,
+    parse_video_request,
+)
+from triggers.problems import ContentTooLarge, UnsupportedMediaType, field_problem, problem, problem_from_error
 
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.api")
@@ -36,6 +43,7 @@ MAX_MULTIPART_BYTES = MAX_REFERENCE_BYTES + 1024 * 1024
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
+MAX_CONTENT_INDEX = 16
 CONTENT_VARIANTS = ("video", "thumbnail", "spritesheet")
 UPLOAD_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 READ_URL_TTL = timedelta(minutes=15)
@@ -62,6 +70,7 @@ async def start_video_run(req: func.HttpRequest, client: df.DurableOrchestration
         )
         if upload is not None:
             fit_reference_image(upload[0], request.width, request.height)  # validates; the run fits it again
+        await check_reference(client, request.input_reference)
     except SoraflowError as error:
         return problem_from_error(error, status=500 if isinstance(error, ConfigurationError) else None)
     fingerprint = request_fingerprint(
@@ -81,7 +90,7 @@ async def remix_video_run(req: func.HttpRequest, client: df.DurableOrchestration
     try:
         settings = Settings.from_env()
         key = idempotency_key(req)
-        body = parse_request_json(req.get_body())
+        body = read_json_body(req, accepted="application/json")
     except SoraflowError as error:
         return problem_from_error(error, status=500 if isinstance(error, ConfigurationError) else None)
     unknown = sorted(set(body) - {"prompt", "callback_url", "metadata"})
@@ -205,18 +214,22 @@ def replay_or_conflict(req: func.HttpRequest, existing: dict, fingerprint: str) 
 
 def read_start_body(req: func.HttpRequest) -> tuple[dict, tuple[bytes, str] | None]:
     """The request fields and, for multipart, the uploaded image (bytes, kind)."""
-    content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type in ("", "application/json") or content_type.endswith("+json"):
-        return parse_request_json(req.get_body()), None
-    if content_type != "multipart/form-data":
-        raise RequestValidationError(
-            FieldError("Content-Type", f"must be application/json or multipart/form-data; got {content_type!r}")
-        )
+    media_type, options = content_type_of(req)
+    if media_type != "multipart/form-data":
+        return read_json_body(req, accepted="application/json or multipart/form-data"), None
+    if not options.get("boundary"):
+        raise RequestValidationError(FieldError("Content-Type", "multipart/form-data needs a boundary parameter"))
     if len(req.get_body()) > MAX_MULTIPART_BYTES:
-        raise RequestValidationError(FieldError("body", f"multipart body over {MAX_MULTIPART_BYTES:,} bytes"))
+        raise ContentTooLarge(FieldError("body", f"multipart body over {MAX_MULTIPART_BYTES:,} bytes"))
+    try:
+        form, files = req.form, req.files
+    except ValueError:  # werkzeug refuses some malformed bodies outright
+        raise RequestValidationError(FieldError("body", "the multipart body could not be parsed")) from None
     body: dict = {}
-    for name in req.form:
-        value = req.form[name]
+    for name in form:
+        if len(form.getlist(name)) > 1:
+            raise RequestValidationError(FieldError(field_label(name), "form field appears more than once"))
+        value = form[name]
         if name in ("metadata", "remix"):
             try:
                 value = json.loads(value)
@@ -225,15 +238,17 @@ def read_start_body(req: func.HttpRequest) -> tuple[dict, tuple[bytes, str] | No
                     FieldError(name, f"{name} must be a JSON object in a form field")
                 ) from None
         body[name] = value
-    files = list(req.files)
     extra = [name for name in files if name != "input_reference"]
     if extra:
-        raise RequestValidationError(FieldError(extra[0], "unknown file field; only input_reference is accepted"))
+        message = "unknown file field; only input_reference is accepted"
+        raise RequestValidationError(FieldError(field_label(extra[0]), message))
     if "input_reference" not in files:
         return body, None
+    if len(files.getlist("input_reference")) > 1:
+        raise RequestValidationError(FieldError("input_reference", "give one image, not several"))
     if "input_reference" in body:
         raise RequestValidationError(FieldError("input_reference", "give either a file or a blob reference, not both"))
-    data = req.files["input_reference"].read(MAX_REFERENCE_BYTES + 1)
+    data = files["input_reference"].read(MAX_REFERENCE_BYTES + 1)
     if len(data) > MAX_REFERENCE_BYTES:
         raise RequestValidationError(FieldError("input_reference", "the image is larger than 20 MB"))
     kind = detect_image_format(data[:64])
@@ -243,15 +258,85 @@ def read_start_body(req: func.HttpRequest) -> tuple[dict, tuple[bytes, str] | No
     return body, (data, kind)
 
 
+def read_json_body(req: func.HttpRequest, *, accepted: str) -> dict:
+    """A JSON body: another media type or charset is a 415, more than MAX_BODY_BYTES a 413, malformed JSON a 400."""
+    media_type, options = content_type_of(req)
+    structured_json = media_type.startswith("application/") and media_type.endswith("+json")
+    if media_type not in ("", "application/json") and not structured_json:
+        raise UnsupportedMediaType(FieldError("Content-Type", f"must be {accepted}; got {shown_param(media_type)}"))
+    charset = options.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(FieldError("Content-Type", f"charset must be utf-8; got {shown_param(charset)}"))
+    data = req.get_body()
+    if len(data) > MAX_BODY_BYTES:
+        message = f"body is too large: {len(data):,} bytes; at most {MAX_BODY_BYTES:,} bytes allowed"
+        raise ContentTooLarge(FieldError("body", message))
+    return parse_request_json(data)
+
+
+def content_type_of(req: func.HttpRequest) -> tuple[str, dict[str, str]]:
+    """The request's media type (lower case) and its parameters (`charset`, `boundary`)."""
+    media_type, _, rest = (req.headers.get("content-type") or "").partition(";")
+    options = {}
+    for item in rest.split(";"):
+        name, sep, value = item.partition("=")
+        if sep:
+            options[name.strip().lower()] = value.strip().strip('"')
+    return media_type.strip().lower(), options
+
+
 def idempotency_key(req: func.HttpRequest) -> str | None:
     key = req.headers.get("idempotency-key")
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable() or not key.isascii():
+    # The host joins a repeated header with commas, so a comma would make two keys look like one.
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable() or not key.isascii() or "," in key:
         raise RequestValidationError(
-            FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
+            FieldError(
+                "Idempotency-Key",
+                f"must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters without commas, sent once",
+            )
         )
     return key
+
+
+async def check_reference(client: df.DurableOrchestrationClient, source: ReferenceSource | None) -> None:
+    """Refuse, before a run starts, a reference it could not read: no such blob or run, too large, not an image."""
+    if source is None or source.kind == "upload":
+        return
+    if source.kind == "run":
+        instance = await find_run(client, source.run_id or "")
+        if instance is None:
+            raise RequestValidationError(FieldError("input_reference.run", f"no run {source.run_id}"))
+        status = build_run_resource(instance)["status"]
+        if status != RunStatus.COMPLETED:
+            message = f"run {source.run_id} is {status}; a frame can only come from a completed run"
+            raise RequestValidationError(FieldError("input_reference.run", message))
+        return
+    name = "input_reference.blob"
+    try:
+        reader = store_for(source.container or "").open_read(source.path or "")
+    except BlobNotFoundError:
+        raise RequestValidationError(FieldError(name, f"no blob {source.blob}")) from None
+    except RequestValidationError as error:  # a name the storage layer refuses
+        raise RequestValidationError(FieldError(name, error.errors[0].message)) from None
+    if reader.blob.bytes > MAX_REFERENCE_BYTES:
+        message = f"{source.blob} is {reader.blob.bytes:,} bytes; a reference image is at most 20 MB"
+        raise RequestValidationError(FieldError(name, message))
+    kind = detect_image_format(next(iter(reader), b"")[:64])
+    if kind not in UPLOAD_EXTENSIONS:
+        message = f"{source.blob} must be a JPEG, PNG or WebP image; got {kind or 'not an image'}"
+        raise RequestValidationError(FieldError(name, message))
+
+
+def field_label(name: str) -> str:
+    """A client-chosen field name, safe to echo in an error (short, printable)."""
+    return name if len(name) <= 64 and name.isprintable() else shown_param(name)
+
+
+def shown_param(value: str) -> str:
+    """A client-sent value, quoted and cut short so an error never echoes a huge or invisible string."""
+    return repr(value) if len(value) <= 40 else repr(value[:40]) + "…"
 
 
 def new_run_id() -> str:
@@ -288,11 +373,13 @@ async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestration
     """Runs, newest first: `status=` filter, `limit=` (1-100), `continuation=` token from the previous page."""
     status = req.params.get("status")
     if status is not None and status not in {s.value for s in RunStatus}:
-        return field_problem("status", f"must be one of {', '.join(s.value for s in RunStatus)}; got {status!r}")
+        allowed = ", ".join(s.value for s in RunStatus)
+        return field_problem("status", f"must be one of {allowed}; got {shown_param(status)}")
     raw_limit = req.params.get("limit", str(DEFAULT_LIST_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
-        return field_problem("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}; got {raw_limit!r}")
-    limit = int(raw_limit)
+    limit = whole_number(raw_limit, 1, MAX_LIST_LIMIT)
+    if limit is None:
+        message = f"must be a whole number from 1 to {MAX_LIST_LIMIT}; got {shown_param(raw_limit)}"
+        return field_problem("limit", message)
     after = None
     if "continuation" in req.params:
         after = decode_continuation(req.params["continuation"])
@@ -315,6 +402,14 @@ async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestration
     if more:
         body["continuation"] = encode_continuation(page[-1]["created_at"] or "", page[-1]["id"])
     return json_response(body)
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """`raw` as an int in [low, high], or None; only ASCII digits count (str.isdigit also takes "²")."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
 
 
 def encode_continuation(created_at: str, run_id: str) -> str:
@@ -381,16 +476,18 @@ async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrati
     run_id = req.route_params.get("id", "")
     variant = req.params.get("variant", "video")
     if variant not in CONTENT_VARIANTS:
-        return field_problem("variant", f"must be one of {', '.join(CONTENT_VARIANTS)}; got {variant!r}")
+        return field_problem("variant", f"must be one of {', '.join(CONTENT_VARIANTS)}; got {shown_param(variant)}")
     raw_index = req.params.get("index", "0")
-    if not raw_index.isdigit() or int(raw_index) > 16:
-        return field_problem("index", f"must be a whole number from 0 to 16; got {raw_index!r}")
+    index = whole_number(raw_index, 0, MAX_CONTENT_INDEX)
+    if index is None:
+        message = f"must be a whole number from 0 to {MAX_CONTENT_INDEX}; got {shown_param(raw_index)}"
+        return field_problem("index", message)
     source = req.params.get("source", "generation")
     if source not in ("generation", "remix"):
-        return field_problem("source", f"must be generation or remix; got {source!r}")
+        return field_problem("source", f"must be generation or remix; got {shown_param(source)}")
     stream = req.params.get("stream", "false").lower()
     if stream not in ("true", "false"):
-        return field_problem("stream", f"must be true or false; got {stream!r}")
+        return field_problem("stream", f"must be true or false; got {shown_param(stream)}")
     instance = await find_run(client, run_id)
     if instance is None:
         return run_not_found(run_id)
@@ -398,13 +495,13 @@ async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrati
     matches = [
         o
         for o in resource["outputs"]
-        if o.get("kind") == variant and int(o.get("index") or 0) == int(raw_index) and o.get("source") == source
+        if o.get("kind") == variant and int(o.get("index") or 0) == index and o.get("source") == source
     ]
     if not matches:
         if not RunStatus(resource["status"]).is_final:
             return problem(409, "run_in_progress", f"run {run_id} is {resource['status']}; its outputs are not "
                            "stored yet", errors=[FieldError("id", "the run has not finished")])  # fmt: skip
-        return problem(404, "output_not_found", f"run {run_id} has no {source} {variant} at index {raw_index}",
+        return problem(404, "output_not_found", f"run {run_id} has no {source} {variant} at index {index}",
                        errors=[FieldError("variant", "no such output")])  # fmt: skip
     output = matches[0]
     store = output_store()
