@@ -308,7 +308,7 @@ def wait(context: df.DurableOrchestrationContext, seconds: float, cancel):
 def publish(
     context: df.DurableOrchestrationContext, run: dict, stage: RunStatus, *, job=None, note=None, queue_position=None
 ) -> dict:
-    """Record the stage and progress in custom status (what GET /videos/{id} shows) and return it."""
+    """Record a live stage and its progress in custom status (what GET /videos/{id} shows); return the view."""
     state = run["state"]
     stage = RunStatus(stage)
     if not stage.is_final:
@@ -327,7 +327,10 @@ def publish(
     if stage.is_final:
         status["completed_at"] = status["updated_at"]
         status["run_id"] = run["run_id"]
-    context.set_custom_status(status)
+    else:
+        # A final status is shown only as the orchestration's output, after the manifest and the callback: a
+        # client that reads `completed` or `failed` can rely on run.json being written (and may delete the run).
+        context.set_custom_status(status)
     return status
 
 
