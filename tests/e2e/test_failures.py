@@ -126,4 +126,19 @@ def test_an_output_that_expires_during_the_download_fails_with_expired(soraflow_
     assert run["status"] == "failed", run
     assert run["error"]["code"] == "expired"
     assert run["error"]["provider_code"] == "video_expired"
-    assert any(r["status"] == 410 for r in soraflow_app.sora_requests(operation="content"))
+    expired = [(r["path"], r["query"]) for r in soraflow_app.sora_requests(operation="content") if r["status"] == 410]
+    assert expired, "the held download found its video expired"
+    assert len(expired) == len(set(expired)), "an expired output is final: it is not asked for again"
+
+
+def test_downloads_failing_past_the_clients_retries_run_again_on_a_timer(soraflow_app):
+    # Twelve 503s: each of the three parallel downloads spends the client's four attempts on them and fails as
+    # retryable; the orchestration waits, runs the three again, and they succeed.
+    add_fault(soraflow_app, operation="content", kind="status", status=503, count=12, retry_after=0)
+
+    run = soraflow_app.run(prompt="a harbour at dawn")
+
+    assert run["status"] == "completed", run
+    assert {o["kind"] for o in run["outputs"]} == {"video", "thumbnail", "spritesheet"}
+    statuses = [r["status"] for r in soraflow_app.sora_requests(operation="content")]
+    assert statuses == [503] * 12 + [200] * 3
