@@ -86,6 +86,10 @@ async def _serve(request: web.Request, handler, emulator: Emulator, api: str | N
     if fault is not None:
         request[LOG_ENTRY]["fault"] = fault.kind
         if fault.kind == "slow":
+            # Take the whole request first, as a slow service has: a client that gives up while waiting must not
+            # undo a call that arrived (aiohttp fails a body read once the connection is gone).
+            with contextlib.suppress(Exception):
+                await request.read()
             await asyncio.sleep(fault.seconds or 0)
         elif fault.kind == "stall":
             request[STALL] = True
