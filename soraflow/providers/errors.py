@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 
 from soraflow.errors import SoraflowError
@@ -27,6 +28,9 @@ MODERATION_CODES = frozenset(
 _OUTCOME_UNKNOWN_STATUSES = frozenset({500, 502, 504})
 
 _SNIPPET_CHARS = 300
+# A provider's words end up in run resources, manifests and log lines: a newline there could forge a log line, an
+# escape sequence restyle a terminal, a direction override reorder what a reader sees.
+_UNREADABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 class ProviderError(SoraflowError):
@@ -253,6 +257,11 @@ def _body_snippet(body: bytes) -> str:
     return _clip(" ".join(text.split()), _SNIPPET_CHARS) if text else ""
 
 
-def _clip(text: str, limit: int = _SNIPPET_CHARS * 4) -> str:
-    text = text.strip().rstrip(".")
+def readable(text: str, limit: int = _SNIPPET_CHARS * 4) -> str:
+    """A provider's text made safe to show and log: one line, no control or direction characters, `limit` long."""
+    text = " ".join(_UNREADABLE.sub(" ", text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip(text: str, limit: int = _SNIPPET_CHARS * 4) -> str:
+    return readable(text, limit).rstrip(".")

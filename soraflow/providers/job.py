@@ -18,6 +18,7 @@ from soraflow.providers.errors import (
     ProviderJobFailed,
     is_expiry_code,
     is_moderation_code,
+    readable,
     retry_advice,
 )
 from soraflow.providers.status import JobStatus
@@ -68,8 +69,8 @@ class JobError:
 
     @classmethod
     def from_provider(cls, code: str | None, message: str | None) -> JobError:
-        code = (code or "").strip() or "job_failed"
-        return cls(code=code, message=(message or "").strip() or code, content_policy=is_moderation_code(code))
+        code = readable(code or "", 200) or "job_failed"
+        return cls(code=code, message=readable(message or "") or code, content_policy=is_moderation_code(code))
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "content_policy": self.content_policy}
