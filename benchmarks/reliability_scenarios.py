@@ -145,9 +145,15 @@ class Stack:
 
     # ---- the app's HTTP API --------------------------------------------------------------------------------
 
-    def start_run(self, **body) -> str:
-        """POST /api/videos; returns the run id."""
-        response = self.http.post(f"{self.host.url}/api/videos", json={"prompt": PROMPT, "seconds": "4", **body})
+    def start_run(self, *, image: bytes | None = None, **body) -> str:
+        """POST /api/videos (multipart with `image` as the reference, JSON otherwise); returns the run id."""
+        fields = {"prompt": PROMPT, "seconds": "4", **body}
+        if image is not None:
+            form = {name: str(value) for name, value in fields.items()}
+            files = {"input_reference": ("reference.png", image, "image/png")}
+            response = self.http.post(f"{self.host.url}/api/videos", data=form, files=files)
+        else:
+            response = self.http.post(f"{self.host.url}/api/videos", json=fields)
         if response.status_code != 202:
             raise AssertionError(f"the app refused the run ({response.status_code}): {response.text}")
         return response.json()["id"]
@@ -297,13 +303,7 @@ def check_video(stack: Stack, blob: str, job_id: str | None) -> VideoCheck:
     downloader = stack.container().download_blob(blob)
     data = downloader.readall()
     stored_md5 = downloader.properties.content_settings.content_md5
-    provider = b""
-    if job_id is not None:
-        response = httpx.get(
-            f"{stack.sora.url}/v1/videos/{job_id}/content", params={"variant": "video"},
-            headers={"api-key": EMULATOR_KEY}, timeout=60,
-        )  # fmt: skip
-        provider = response.content if response.status_code == 200 else b""
+    provider = provider_video(stack, job_id, blob) if job_id is not None else b""
     checks = stack.work / "checks"
     checks.mkdir(exist_ok=True)
     path = checks / (hashlib.sha256(blob.encode()).hexdigest()[:16] + ".mp4")
@@ -322,6 +322,22 @@ def check_video(stack: Stack, blob: str, job_id: str | None) -> VideoCheck:
         duration=int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3]) if found else None,
         decode_errors=decoded.stderr.strip() or ("" if decoded.returncode == 0 else f"exit {decoded.returncode}"),
     )
+
+
+def provider_video(stack: Stack, job_id: str, blob: str) -> bytes:
+    """The provider's own copy of the video stored as `blob` (a jobs-API variant by its `-{index}` suffix)."""
+    headers = {"api-key": EMULATOR_KEY}
+    if stack.host_env["SORA_API"] == "jobs":
+        jobs = f"{stack.sora.url}/openai/v1/video/generations"
+        preview = {"api-version": "preview"}
+        job = httpx.get(f"{jobs}/jobs/{job_id}", params=preview, headers=headers, timeout=30).json()
+        suffix = blob.rsplit("/", 1)[-1].removesuffix(".mp4").partition("-")[2]
+        generation = job["generations"][int(suffix or 0)]["id"]
+        response = httpx.get(f"{jobs}/{generation}/content/video", params=preview, headers=headers, timeout=60)
+    else:
+        url = f"{stack.sora.url}/v1/videos/{job_id}/content"
+        response = httpx.get(url, params={"variant": "video"}, headers=headers, timeout=60)
+    return response.content if response.status_code == 200 else b""
 
 
 def recorded_job(stack: Stack, run_id: str, record: str) -> dict:
@@ -369,7 +385,12 @@ class Scenario:
 
 
 SHORT_TIMEOUT_MINUTES = "0.05"  # 3 s: a stalled job reaches the deadline quickly
-STACK_ENV = {"shared": {}, "own": {}, "short-timeout": {"RUN_TIMEOUT_MINUTES": SHORT_TIMEOUT_MINUTES}}
+STACK_ENV = {
+    "shared": {},
+    "own": {},
+    "short-timeout": {"RUN_TIMEOUT_MINUTES": SHORT_TIMEOUT_MINUTES},
+    "jobs": {"SORA_API": "jobs", "SORA_MODEL": "sora"},
+}
 REMIX = {"remix": {"prompt": "The same lighthouse in a storm at night"}}
 
 
@@ -471,6 +492,32 @@ def downloads_cut(stack: Stack) -> Outcome:
     ))  # fmt: skip
 
 
+def image_create_answer_503_after(stack: Stack) -> Outcome:
+    """An image-to-video create (multipart) makes the job, then answers 503: the run adopts that job."""
+    return play(
+        stack,
+        faults=({"operation": "create", "kind": "status", "status": 503, "phase": "after"},),
+        bodies=({"image": reference_image()},),
+    )
+
+
+def jobs_create_answer_dropped(stack: Stack) -> Outcome:
+    """Sora 1 (the jobs API), two variants: the job is made, its answer dropped; adopted, both variants stored."""
+    fault = {"operation": "create", "kind": "drop", "phase": "after"}
+    return play(stack, faults=(fault,), bodies=({"size": "480x480", "seconds": 2, "variants": 2},))
+
+
+def reference_image() -> bytes:
+    """A 1280x720 PNG (the app fits it to the video's 720x1280)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1280, 720), (40, 110, 170)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def job_stalls(stack: Stack) -> Outcome:
     """The provider job never gets past in_progress: the run ends `timeout` at its deadline and deletes the job."""
     return play(stack, faults=({"operation": "create", "kind": "stall"},))
@@ -548,6 +595,10 @@ FAULTS = (
              "completed", 1, polls_and_downloads_refused),
     Scenario("downloads-cut", "shared", "downloads cut 8 KiB in: 2 connections reset, 1 body short",
              "text to video", "completed", 1, downloads_cut),
+    Scenario("image-create-503-after", "shared", "create makes the job, then answers 503", "image to video",
+             "completed", 1, image_create_answer_503_after),
+    Scenario("jobs-create-dropped-after", "jobs", "create makes the job, then drops the connection",
+             "Sora 1 jobs API, 2 variants", "completed", 1, jobs_create_answer_dropped),
     Scenario("job-stalls", "short-timeout", "job stays in_progress forever (deadline 3 s)", "text to video",
              "failed (timeout)", 1, job_stalls),
     Scenario("azurite-outage", "own", "Azurite stopped for 3 s during the download", "text to video",
