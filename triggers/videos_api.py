@@ -5,6 +5,7 @@ Every 4xx is problem+json naming the field, and nothing is started or changed wh
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -398,10 +399,24 @@ async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestration
     if after is not None:
         runs = [r for r in runs if (r["created_at"] or "", r["id"]) < after]
     page, more = runs[:limit], len(runs) > limit
-    body = {"object": "list", "data": page, "has_more": more}
+    body = {"object": "list", "data": await with_requests(client, page), "has_more": more}
     if more:
         body["continuation"] = encode_continuation(page[-1]["created_at"] or "", page[-1]["id"])
     return json_response(body)
+
+
+async def with_requests(client: df.DurableOrchestrationClient, page: list[dict]) -> list[dict]:
+    """The page's runs with their `request` and `cost`, which live in the run's input.
+
+    The durable list API leaves inputs out (and the SDK's get_status_by cannot ask for them), so each run on the
+    page is read once more, all at once.
+    """
+    instances = await asyncio.gather(*(find_run(client, run["id"]) for run in page))
+    enriched = []
+    for run, instance in zip(page, instances, strict=True):
+        run_input = (instance or {}).get("input") or {}
+        enriched.append({**run, "request": run_input.get("request"), "cost": run_input.get("cost")})
+    return enriched
 
 
 def whole_number(raw: str, low: int, high: int) -> int | None:
