@@ -1,0 +1,196 @@
+"""Runs started by dropping files into the request container: JSON requests, images with a prompt in metadata or
+in a sidecar, invalid files answered by an error manifest, duplicate events that start nothing new, and inputs
+that are never modified."""
+
+import io
+import json
+import time
+
+import httpx
+import pytest
+from azure.storage.blob import ContentSettings
+from PIL import Image
+
+from soraflow.runs import run_id_for_blob
+from tests.e2e.conftest import MASTER_KEY
+from tests.media import image_bytes, probe
+
+# A container of this module's own, so files other modules leave in the shared Azurite start nothing here.
+REQUESTS = "blob-requests-e2e"
+APP_ENV = {"VIDEO_REQUEST_CONTAINER": REQUESTS}
+TRIGGER = "start_run_from_blob"
+
+
+@pytest.fixture(autouse=True)
+def fresh_emulator(soraflow_app):
+    """Each test starts with no jobs, faults or log entries at the emulator, and the request container exists."""
+    assert soraflow_app.sora_admin("POST", "reset").status_code == 200
+    requests = soraflow_app.blobs(REQUESTS)
+    if not requests.exists():
+        requests.create_container()
+
+
+def drop(app, name: str, data: bytes, **kwargs):
+    """Upload a file into the request container; the service's answer (`etag`, `last_modified`)."""
+    return app.blobs(REQUESTS).get_blob_client(name).upload_blob(data, overwrite=True, **kwargs)
+
+
+def properties(app, name: str):
+    return app.blobs(REQUESTS).get_blob_client(name).get_blob_properties()
+
+
+def successful_creates(app) -> list[dict]:
+    return [r for r in app.sora_requests(operation="create") if r["status"] is not None and r["status"] < 300]
+
+
+def find_run(app, prompt: str, timeout: float = 30) -> dict:
+    """The run the blob trigger started for `prompt` (runs from files are found like any other, by listing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = app.http.get(f"{app.url}/api/videos", params={"limit": "100"}).json()["data"]
+        matching = [run for run in runs if (run["request"] or {}).get("prompt") == prompt]
+        if matching:
+            assert len(matching) == 1, matching
+            return matching[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no run for {prompt!r}\n{app.host.log_tail(40)}")
+
+
+def wait_for_manifest(app, run_id: str, timeout: float = 30) -> dict:
+    blob = app.blobs().get_blob_client(f"runs/{run_id}/run.json")
+    deadline = time.monotonic() + timeout
+    while not blob.exists():
+        assert time.monotonic() < deadline, f"no manifest for {run_id}\n{app.host.log_tail(40)}"
+        time.sleep(0.2)
+    return json.loads(blob.download_blob().readall())
+
+
+def settle(app, seconds: float = 1.5) -> None:
+    """Give the host's scan (every 0.5 s here) time to see and fire anything it is going to."""
+    time.sleep(seconds)
+
+
+def test_a_json_request_file_starts_a_run_that_lands_its_video(soraflow_app, tmp_path):
+    body = {"prompt": "a lighthouse beam sweeping fog", "seconds": 4, "size": "1280x720"}
+    stored = drop(soraflow_app, "jobs/lighthouse.json", json.dumps(body).encode())
+    run_id = run_id_for_blob(REQUESTS, "jobs/lighthouse.json", stored["etag"])
+
+    run = soraflow_app.wait(run_id)
+
+    assert run["status"] == "completed", run
+    assert run["request"]["prompt"] == body["prompt"]
+    video = next(o for o in run["outputs"] if o["kind"] == "video")
+    assert video["blob"] == f"runs/{run_id}/video.mp4"
+    media = probe(soraflow_app.download_blob(video["blob"], tmp_path / "video.mp4"))
+    assert (media.video_codec, media.width, media.height) == ("h264", 1280, 720)
+    assert abs(media.duration - 4) < 0.2
+    manifest = wait_for_manifest(soraflow_app, run_id)
+    assert manifest["status"] == "completed"
+    assert len(successful_creates(soraflow_app)) == 1
+    assert properties(soraflow_app, "jobs/lighthouse.json").etag == stored["etag"], "the request file is untouched"
+
+
+def test_an_image_with_a_prompt_in_its_metadata_starts_an_image_to_video_run(soraflow_app, tmp_path):
+    prompt = "the meadow starts to sway in the wind"
+    picture = image_bytes(640, 360)  # not the video's size: the run fits it
+    stored = drop(soraflow_app, "pictures/meadow.png", picture, metadata={"prompt": prompt},
+                  content_settings=ContentSettings(content_type="image/png"))  # fmt: skip
+
+    run = soraflow_app.wait(find_run(soraflow_app, prompt)["id"])
+
+    assert run["status"] == "completed", run
+    assert run["request"]["input_reference"]["blob"] == f"{REQUESTS}/pictures/meadow.png"
+    reference = soraflow_app.blobs().download_blob(f"runs/{run['id']}/reference.png").readall()
+    assert Image.open(io.BytesIO(reference)).size == (720, 1280)
+    media = probe(soraflow_app.download_blob(f"runs/{run['id']}/video.mp4", tmp_path / "video.mp4"))
+    assert (media.width, media.height) == (720, 1280)
+    creates = successful_creates(soraflow_app)
+    assert len(creates) == 1
+    after = properties(soraflow_app, "pictures/meadow.png")
+    assert (after.etag, after.metadata) == (stored["etag"], {"prompt": prompt}), "the image is untouched"
+    assert soraflow_app.blobs(REQUESTS).download_blob("pictures/meadow.png").readall() == picture
+
+
+def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sidecar(soraflow_app, tmp_path):
+    prompt = "the cat slowly turns its head to the camera"
+    image = drop(soraflow_app, "pets/cat.png", image_bytes(720, 1280, colour=(200, 120, 40)))
+    sidecar = drop(soraflow_app, "pets/cat.json", json.dumps({"prompt": prompt, "seconds": 8}).encode())
+
+    run = soraflow_app.wait(find_run(soraflow_app, prompt)["id"])
+
+    assert run["status"] == "completed", run
+    assert run["request"]["input_reference"]["blob"] == f"{REQUESTS}/pets/cat.png"
+    assert str(run["request"]["seconds"]) == "8"
+    media = probe(soraflow_app.download_blob(f"runs/{run['id']}/video.mp4", tmp_path / "video.mp4"))
+    assert abs(media.duration - 8) < 0.2
+    settle(soraflow_app)  # both files fired (the image's event and the sidecar's): still one paid job
+    assert len(successful_creates(soraflow_app)) == 1
+    assert properties(soraflow_app, "pets/cat.png").etag == image["etag"]
+    assert properties(soraflow_app, "pets/cat.json").etag == sidecar["etag"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "field"),
+    [
+        ("broken/truncated.json", b'{"prompt": "a boat', "body"),
+        ("broken/five-seconds.json", json.dumps({"prompt": "a boat", "seconds": "5"}).encode(), "seconds"),
+    ],
+    ids=["bad-json", "invalid-field"],
+)
+def test_an_invalid_request_file_gets_an_error_manifest_and_starts_nothing(soraflow_app, name, data, field):
+    stored = drop(soraflow_app, name, data)
+    run_id = run_id_for_blob(REQUESTS, name, stored["etag"])
+
+    manifest = wait_for_manifest(soraflow_app, run_id)
+
+    assert manifest["id"] == run_id
+    assert manifest["status"] == "failed"
+    assert manifest["outputs"] == []
+    assert field in [error["field"] for error in manifest["error"]["errors"]], manifest["error"]
+    assert manifest["origin"]["blob"] == name
+    settle(soraflow_app)
+    assert soraflow_app.get(run_id).status_code == 404, "no durable run was started"
+    assert soraflow_app.sora_requests(operation="create") == []
+    assert properties(soraflow_app, name).etag == stored["etag"]
+
+
+def test_a_duplicate_event_for_the_same_blob_version_starts_nothing_new(soraflow_app):
+    prompt = "a paper lantern drifting upward"
+    stored = drop(soraflow_app, "dupes/lantern.json", json.dumps({"prompt": prompt}).encode())
+    first = soraflow_app.wait(run_id_for_blob(REQUESTS, "dupes/lantern.json", stored["etag"]))
+    assert first["status"] == "completed", first
+
+    event = [{
+        "id": "c0ffee00-0000-4000-8000-000000000001",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/{REQUESTS}/blobs/dupes/lantern.json",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "dataVersion": "1",
+        "data": {"api": "PutBlob", "eTag": stored["etag"], "blobType": "BlockBlob",
+                 "url": soraflow_app.blobs(REQUESTS).get_blob_client("dupes/lantern.json").url},
+    }]  # fmt: skip
+    webhook = f"{soraflow_app.url}/runtime/webhooks/blobs"
+    for _ in range(2):  # Event Grid delivers at least once: the same event can arrive again
+        response = httpx.post(webhook, params={"functionName": f"Host.Functions.{TRIGGER}", "code": MASTER_KEY},
+                              json=event, timeout=30)  # fmt: skip
+        assert response.status_code == 202, response.text
+    settle(soraflow_app)
+
+    assert len(successful_creates(soraflow_app)) == 1
+    runs = soraflow_app.http.get(f"{soraflow_app.url}/api/videos", params={"limit": "100"}).json()["data"]
+    assert [run["id"] for run in runs if run["request"]["prompt"] == prompt] == [first["id"]]
+
+
+def test_the_same_file_uploaded_twice_with_the_same_content_starts_one_run(soraflow_app):
+    prompt = "two herons standing in the reeds"
+    data = json.dumps({"prompt": prompt}).encode()
+    first = drop(soraflow_app, "twice/herons.json", data)
+    run = soraflow_app.wait(run_id_for_blob(REQUESTS, "twice/herons.json", first["etag"]))
+    assert run["status"] == "completed", run
+
+    second = drop(soraflow_app, "twice/herons.json", data)
+    assert second["etag"] != first["etag"], "a re-upload is a new blob version"
+    settle(soraflow_app)
+
+    assert len(successful_creates(soraflow_app)) == 1
+    assert soraflow_app.get(run_id_for_blob(REQUESTS, "twice/herons.json", second["etag"])).status_code == 404
