@@ -79,7 +79,8 @@ class RouteTemplate:
             else:
                 pattern += f"/{segment_regex}" if index else segment_regex
             precedence.append(rank)
-        regex = re.compile(f"^{pattern}/?$", re.IGNORECASE | re.DOTALL)
+        # \Z, not $: "$" also matches before a final newline, so GET /videos/%0A would reach the list of videos.
+        regex = re.compile(f"^{pattern}/?\\Z", re.IGNORECASE | re.DOTALL)
         return cls(template=template, regex=regex, parameters=parameters, precedence=tuple(precedence))
 
     def match(self, path: str) -> dict[str, str] | None:

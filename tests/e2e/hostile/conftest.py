@@ -49,7 +49,7 @@ class Snapshot:
 class HostileApp(SoraflowClient):
     """The package's stack: the SoraflowClient helpers plus snapshots, quiescence and the responses seen."""
 
-    responses: list[httpx.Response]
+    responses: list[tuple[str, bytes]]  # (headers, body) of every API answer the package's tests received
     observer: httpx.Client  # reads the truth (durable instances, the emulator's log) without being recorded
     service: BlobServiceClient
 
@@ -100,11 +100,10 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory, azurite_connection_str
     for container in (OUTPUT_CONTAINER, REQUEST_CONTAINER):
         if not service.get_container_client(container).exists():
             service.create_container(container)
-    responses: list[httpx.Response] = []
+    responses: list[tuple[str, bytes]] = []
 
     def record(response: httpx.Response) -> None:
-        response.read()
-        responses.append(response)
+        responses.append((str(response.headers.multi_items()), response.read()))
 
     http = httpx.Client(timeout=60, headers={"x-functions-key": FUNCTION_KEY}, event_hooks={"response": [record]})
     app = HostileApp(host.url, sora.url, azurite_connection_string, host, http=http)
