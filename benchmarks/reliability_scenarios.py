@@ -432,9 +432,9 @@ def partial_blobs(outcome: Outcome, seen: list[tuple[str, str, int]]) -> list[st
     return [f"partial blob runs/{run_id}/{name} seen ({size} bytes)" for run_id, name, size in sorted(partial)]
 
 
-def restart_host_when(stack: Stack, run_id: str, statuses: set[str], *, after: float = 0.0) -> None:
-    """Wait for the run to reach a stage, wait `after` seconds more, SIGKILL the host and start it again."""
-    stack.wait(run_id, statuses)
+def restart_host_when(stack: Stack, run_id: str, statuses: set[str], *, check=bool, after: float = 0.0) -> None:
+    """Wait for the run to reach a stage (and `check`), wait `after` seconds more, SIGKILL the host, start it again."""
+    stack.wait(run_id, statuses, check=check)
     time.sleep(after)
     stack.kill_host()
     stack.start_host()
@@ -550,8 +550,12 @@ def killed_during_create(stack: Stack) -> Outcome:
 
 def killed_while_polling(stack: Stack) -> Outcome:
     """SIGKILL while the job renders and the run polls it: the restarted run polls the same job to the end."""
-    # Renders of 4 s (time scale 0.1) outlast the first poll, so the run is seen generating.
-    crash = lambda stack, run_ids: restart_host_when(stack, run_ids[0], {"generating"})  # noqa: E731
+
+    def crash(stack: Stack, run_ids: list[str]) -> None:
+        # The job is known, so the run is in its polling loop; a 4 s render (time scale 0.1) outlasts the restart.
+        has_job = lambda run: bool((run.get("provider") or {}).get("job_id"))  # noqa: E731
+        restart_host_when(stack, run_ids[0], {"submitting", "generating"}, check=has_job)
+
     return play(stack, during=crash, time_scale=0.1)
 
 
