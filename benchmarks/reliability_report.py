@@ -2,7 +2,7 @@
 outcomes into docs/reliability.md (between its report markers), as read from the emulator's log and Azurite.
 
     .venv/bin/python -m benchmarks.reliability_report              # every scenario, rewrites the table
-    .venv/bin/python -m benchmarks.reliability_report --only job-stalls --out -   # one scenario, to stdout
+    .venv/bin/python -m benchmarks.reliability_report --only job-stalls    # one scenario, to stdout
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     prog = "python -m benchmarks.reliability_report"
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", default=[], help="run only this scenario (repeatable)")
-    parser.add_argument("--out", default=str(REPORT), help="the Markdown file to update, or - for stdout")
+    where = f"the Markdown file to update, or - for stdout (default: docs/{REPORT.name}, or - with --only)"
+    parser.add_argument("--out", default=None, help=where)
     return parser.parse_args(argv)
 
 
@@ -132,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="soraflow-reliability-") as work:
         results = play_all(scenarios, Path(work))
-    write(section(results, time.monotonic() - started), args.out)
+    # A partial run never overwrites the full table unless asked to.
+    out = args.out or ("-" if args.only else str(REPORT))
+    write(section(results, time.monotonic() - started), out)
     return 0 if all(verdict(s, o) == "as expected" for s, o in results) else 1
 
 
