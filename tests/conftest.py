@@ -18,7 +18,8 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[processes.Serv
     root = tmp_path_factory.mktemp("azurite")
     server = processes.start_azurite(root / "data", log_path=root / "azurite.log")
     yield server
-    server.stop()
+    # Azurite waits for idle keep-alive clients before exiting on SIGTERM; its data is disposable here.
+    server.stop(timeout=2)
 
 
 @pytest.fixture(scope="session")
