@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from soraflow.quota import quota_key
-from tests.e2e.conftest import EMULATOR_KEY, MASTER_KEY, TIME_SCALE
+from tests.e2e.conftest import EMULATOR_KEY, MASTER_KEY, TIME_SCALE, SoraflowClient, start_stack
 
 LEASE_SECONDS = 3
 APP_ENV = {"SORA_QUOTA_LEASE_SECONDS": str(LEASE_SECONDS)}
@@ -47,6 +47,17 @@ def wait_until(condition, *, timeout: float = 30, message: str):
     raise AssertionError(f"timed out waiting for {message}")
 
 
+@pytest.fixture
+def impatient_app(tmp_path, azurite_connection_string):
+    """A second stack whose runs give up after three seconds, with the default two-minute leases."""
+    sora, host = start_stack(tmp_path, azurite_connection_string, app_env={"RUN_TIMEOUT_MINUTES": "0.05"})
+    client = SoraflowClient(host.url, sora.url, azurite_connection_string, host)
+    yield client
+    client.http.close()
+    host.kill()  # its state is thrown away with tmp_path: no need to wait for a graceful stop
+    sora.kill()
+
+
 @pytest.fixture(autouse=True)
 def idle_gate(soraflow_app):
     """Each test starts with a fresh emulator and a gate nobody holds or waits at (leases left over expire)."""
@@ -78,7 +89,8 @@ def start_stalled_holders(app, count: int) -> list[dict]:
     assert added.status_code == 201, added.text
     runs = [app.start(prompt=f"a lighthouse that never finishes {i}") for i in range(count)]
     for run in runs:
-        app.wait(run["id"], statuses={"generating"})
+        wait_until(lambda run=run: (app.get(run["id"]).json()["provider"] or {}).get("job_id"),
+                   message=f"a provider job for {run['id']}")  # fmt: skip
     return runs
 
 
@@ -164,3 +176,40 @@ def test_runs_that_fail_give_their_slots_back(soraflow_app):
     wait_until(lambda: gate_state(soraflow_app)["holders"] == {}, message="the failed runs' slots given back")
     after = soraflow_app.run(prompt="a run after three failures")
     assert after["status"] == "completed"
+
+
+def signal_gate(app, operation: str, payload: dict) -> None:
+    """Send the gate entity an operation through the Durable HTTP API, as any client of the task hub could."""
+    key = quota_key(app.sora_url, "videos")
+    response = app.http.post(f"{app.url}/runtime/webhooks/durabletask/entities/provider_quota/{key}",
+                             params={"code": MASTER_KEY, "op": operation}, json=payload)  # fmt: skip
+    assert response.status_code == 202, response.text
+
+
+def test_a_run_that_times_out_waiting_leaves_the_line_and_creates_nothing(impatient_app):
+    # Two slots taken by runs the test plays itself, with the default two-minute leases.
+    outsiders = ["run-outsider-1", "run-outsider-2"]
+    limits = {"concurrent": LIMIT, "per_minute": None, "lease_seconds": 120}
+    for run_id in outsiders:
+        signal_gate(impatient_app, "acquire", {"run_id": run_id, "now": time.time(), "limits": limits})
+    wait_until(lambda: set(gate_state(impatient_app)["holders"]) == set(outsiders), message="the outsiders' slots")
+
+    ended = impatient_app.run(prompt="waiting until the deadline")
+
+    assert ended["status"] == "failed", ended
+    assert ended["error"]["code"] == "timeout"
+    assert "no provider capacity" in ended["error"]["message"]
+    wait_until(lambda: gate_state(impatient_app)["waiters"] == [], timeout=10, message="the place in line given back")
+    assert set(gate_state(impatient_app)["holders"]) == set(outsiders)  # it gave back nothing it did not hold
+    assert provider_jobs(impatient_app) == []
+
+
+def test_runs_that_time_out_in_the_provider_give_back_their_slots(impatient_app):
+    holders = start_stalled_holders(impatient_app, LIMIT)
+    ended = [impatient_app.wait(run["id"]) for run in holders]
+
+    assert [run["status"] for run in ended] == ["failed"] * LIMIT, ended
+    assert {run["error"]["code"] for run in ended} == {"timeout"}
+    # Leases here last two minutes: an empty gate within seconds means each run gave its slot back.
+    wait_until(lambda: gate_state(impatient_app)["holders"] == {}, timeout=10, message="the slots given back")
+    assert len(provider_jobs(impatient_app)) == LIMIT
