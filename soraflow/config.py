@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from soraflow.errors import ConfigurationError
+from soraflow.errors import ConfigurationError, shown_url
 
 SORA_APIS = ("videos", "jobs")
 DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
@@ -44,7 +44,7 @@ class Settings:
         env = os.environ if env is None else env
         endpoint = _text(env, "SORA_ENDPOINT", required=True)
         if not endpoint.startswith(("http://", "https://")):
-            raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {endpoint!r}")
+            raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {shown_url(endpoint)}")
         api = _text(env, "SORA_API", default="videos").lower()
         if api not in SORA_APIS:
             raise ConfigurationError("SORA_API", f"must be one of {', '.join(SORA_APIS)}, got {api!r}")

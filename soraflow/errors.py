@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 
 class SoraflowError(Exception):
@@ -46,6 +47,19 @@ class RequestValidationError(SoraflowError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "errors": [e.to_dict() for e in self.errors]}
+
+
+def shown_url(value: str) -> str:
+    """A URL from a setting, quoted for an error without the parts that carry secrets (user:password@, query, #)."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return "a value that is not a URL"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    shown = repr(urlunsplit((parts.scheme, host, parts.path, "", ""))[:200])
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        shown += " (its credentials, query and fragment not shown)"
+    return shown
 
 
 class ConfigurationError(SoraflowError):

@@ -11,6 +11,8 @@ import azure.functions as func
 
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, SoraflowError
+from soraflow.model_table import load_model_table
+from soraflow.pricing import load_price_table
 from soraflow.providers import provider_client
 from soraflow.storage import output_store
 
@@ -23,6 +25,8 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, dict] = {}
     try:
         settings = Settings.from_env()
+        load_model_table(settings.sora_extra_models)  # every start reads these two: a typo would fail them all
+        load_price_table(settings.sora_pricing)
     except ConfigurationError as exc:
         checks["settings"] = {"ok": False, "setting": exc.setting, "message": exc.message}
     else:

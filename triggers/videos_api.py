@@ -20,7 +20,7 @@ import azure.functions as func
 from activities.outputs import store_for
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
-from soraflow.pricing import estimate_cost
+from soraflow.pricing import estimate_cost, load_price_table
 from soraflow.quota import quota_options
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_resource import build_run_resource
@@ -59,6 +59,7 @@ async def start_video_run(req: func.HttpRequest, client: df.DurableOrchestration
     """Start a run from a JSON body, or multipart with an `input_reference` image; 202 + Location."""
     try:
         settings = Settings.from_env()
+        load_price_table(settings.sora_pricing)  # the run's cost estimate needs it; fail here, naming the setting
         key = idempotency_key(req)
         body, upload = read_start_body(req)
         request = parse_video_request(
@@ -90,6 +91,7 @@ async def remix_video_run(req: func.HttpRequest, client: df.DurableOrchestration
     source_id = req.route_params.get("id", "")
     try:
         settings = Settings.from_env()
+        load_price_table(settings.sora_pricing)
         key = idempotency_key(req)
         body = read_json_body(req, accepted="application/json")
     except SoraflowError as error:

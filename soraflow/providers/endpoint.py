@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from soraflow.errors import ConfigurationError, FieldError, RequestValidationError
+from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, shown_url
 
 AZURE_VIDEOS_PATH = "/openai/v1/videos"
 OPENAI_VIDEOS_PATH = "/v1/videos"
@@ -86,7 +86,7 @@ def path_segment(value: object, name: str) -> str:
 def _split(endpoint: str) -> tuple[str, str, dict[str, str]]:
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {endpoint!r}")
+        raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {shown_url(endpoint)}")
     if parts.username or parts.password:
         raise ConfigurationError("SORA_ENDPOINT", "must not carry credentials in the URL; use SORA_API_KEY")
     origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
@@ -97,6 +97,6 @@ def _custom_path(path: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(path.strip())
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or ".." in parts.path.split("/"):
         raise ConfigurationError(
-            "SORA_VIDEOS_PATH", f"must be a path starting with '/', like /openai/v1/videos, got {path!r}"
+            "SORA_VIDEOS_PATH", f"must be a path starting with '/', like /openai/v1/videos, got {shown_url(path)}"
         )
     return parts.path.rstrip("/"), dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.storage.blob import BlobServiceClient
 
-from soraflow.errors import ConfigurationError
+from soraflow.errors import ConfigurationError, shown_url
 
 DEFAULT_SETTING = "VIDEO_STORAGE"
 
@@ -143,7 +143,8 @@ def _from_identity(setting: str, values: dict[str, tuple[str, str]]) -> StorageC
         url = _validate_url(uri[0], uri[1])
         if not url.startswith("https://"):
             # azure-core refuses to send a bearer token over plain http, so fail here with the setting's name.
-            raise ConfigurationError(uri[0], f"must be an https URL for an identity-based connection, got {url!r}")
+            message = f"must be an https URL for an identity-based connection, got {shown_url(url)}"
+            raise ConfigurationError(uri[0], message)
         account_name = account[1] if account else _account_from_url(url)
     elif account:
         if not _ACCOUNT_NAME.fullmatch(account[1]):
@@ -194,7 +195,7 @@ def _validate_url(setting: str, value: str, *, part: str | None = None) -> str:
     except ValueError:
         ok = False
     if not ok:
-        shown = "" if part else f": {value!r}"
+        shown = "" if part else f": {shown_url(value)}"
         raise ConfigurationError(setting, f"{subject} is not an http(s) URL without query or fragment{shown}")
     return value.rstrip("/")
 
