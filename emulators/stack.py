@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(azurite)
         connection = azurite.extra["connection_string"]
         say(f"  blob endpoint http://127.0.0.1:{azurite.extra['blob_port']}/devstoreaccount1")
+        create_containers(connection, ("videos", "video-requests"))
         say("Starting the Sora emulator (both provider APIs)...")
         emulator_key = secrets.token_urlsafe(16)
         sora = processes.start_sora_emulator(
@@ -147,6 +148,15 @@ def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
             say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
             shown = line
     return run
+
+
+def create_containers(connection: str, names: tuple[str, ...]) -> None:
+    """The output and request containers, so a request file can be dropped in as soon as the app is up."""
+    service = BlobServiceClient.from_connection_string(connection)
+    for name in names:
+        container = service.get_container_client(name)
+        if not container.exists():
+            container.create_container()
 
 
 def report_outputs(run: dict, connection: str) -> None:

@@ -140,7 +140,12 @@ class BlobTriggers:
                     key = f"{function.spec.name}:{type(exc).__name__}"
                     if key not in self._warned:
                         self._warned.add(key)
-                        log.warning("Blob trigger %s cannot scan %s: %s", function.spec.name, function.container, exc)
+                        # The SDK's message carries the whole XML error body: its first line says enough.
+                        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                        log.warning(
+                            "Blob trigger %s cannot scan %s yet: %s (scanning again every %g s)",
+                            function.spec.name, function.container, reason, self.poll_seconds,
+                        )  # fmt: skip
                     continue
                 for name, properties in found:
                     await self._fire(function, name, properties, "LogsAndContainerScan")
