@@ -8,12 +8,13 @@ activity. Waits are durable timers raced against the `cancel` event, so a cancel
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
-from soraflow.polling import SAMPLE_WINDOW, ProgressSample, next_poll_delay
+from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
 from soraflow.quota import waiting_poll_delay
 from soraflow.runs import RunStatus, error_from_failure
 
@@ -157,7 +158,8 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         samples = [ProgressSample.from_list(pair) for pair in state["samples"]]
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
         remaining = (deadline - now).total_seconds()
-        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining)
+        bounds = polling_bounds(run["options"])
+        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds)
         yield from wait_holding(context, run, delay, cancel)
         job = yield context.call_activity_with_retry("get_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
         state["job"], state["polls"] = job, state["polls"] + 1
@@ -165,6 +167,12 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         sample = [clock, float(job.get("progress") or 0)]
         state["samples"] = [*state["samples"], sample][-SAMPLE_WINDOW:]
         publish(context, run, stage, job=job)
+
+
+def polling_bounds(options: dict) -> PollingBounds:
+    """The polling policy's bounds for this run: the defaults, with the first wait and floor its settings chose."""
+    chosen = options.get("polling") or {}
+    return dataclasses.replace(DEFAULT_BOUNDS, **{k: float(chosen[k]) for k in ("initial", "floor") if k in chosen})
 
 
 def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel):

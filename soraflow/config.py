@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from soraflow.errors import ConfigurationError, shown_url
+from soraflow.polling import DEFAULT_BOUNDS
 
 SORA_APIS = ("videos", "jobs")
 DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
@@ -33,6 +34,8 @@ class Settings:
     video_request_container: str = "video-requests"
     run_timeout_minutes: float = 60.0
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
+    poll_initial_seconds: float = DEFAULT_BOUNDS.initial
+    poll_floor_seconds: float = DEFAULT_BOUNDS.floor
     taskhub_name: str = "soraflow"
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
@@ -64,6 +67,8 @@ class Settings:
             video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
+            poll_initial_seconds=_number(env, "POLL_INITIAL_SECONDS", default=DEFAULT_BOUNDS.initial, minimum=0.05),
+            poll_floor_seconds=_number(env, "POLL_FLOOR_SECONDS", default=DEFAULT_BOUNDS.floor, minimum=0.05),
             taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
             delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
             sora_pricing=_text(env, "SORA_PRICING") or None,

@@ -31,6 +31,8 @@ def test_missing_endpoint_names_the_setting():
         ("VIDEO_OUTPUT_CONTAINER", "Videos_Out", "VIDEO_OUTPUT_CONTAINER must be a valid container name"),
         ("VIDEO_REQUEST_CONTAINER", "ab", "VIDEO_REQUEST_CONTAINER must be a valid container name"),
         ("DELETE_PROVIDER_COPY", "maybe", "DELETE_PROVIDER_COPY must be true or false"),
+        ("POLL_INITIAL_SECONDS", "0", "POLL_INITIAL_SECONDS must be a finite number of at least 0.05"),
+        ("POLL_FLOOR_SECONDS", "soon", "POLL_FLOOR_SECONDS must be a number"),
         ("CREATE_RETRY_SECONDS", "5,ten", "CREATE_RETRY_SECONDS must be comma-separated seconds .* got 'ten'"),
         ("CREATE_RETRY_SECONDS", "5,,10", "CREATE_RETRY_SECONDS must be comma-separated seconds .* got ''"),
         ("CREATE_RETRY_SECONDS", "-1", "CREATE_RETRY_SECONDS must be comma-separated seconds"),
@@ -67,3 +69,10 @@ def test_delete_provider_copy_is_a_flag(raw, expected):
 def test_create_retry_seconds_are_read_in_order():
     assert Settings.from_env(BASE).create_retry_seconds == (5.0, 10.0, 20.0, 30.0, 60.0)
     assert Settings.from_env({**BASE, "CREATE_RETRY_SECONDS": " 0.5, 1,2 "}).create_retry_seconds == (0.5, 1.0, 2.0)
+
+
+def test_polling_bounds_default_to_the_policys_own():
+    settings = Settings.from_env(BASE)
+    assert (settings.poll_initial_seconds, settings.poll_floor_seconds) == (3.0, 1.0)
+    chosen = Settings.from_env({**BASE, "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"})
+    assert (chosen.poll_initial_seconds, chosen.poll_floor_seconds) == (0.5, 0.25)
