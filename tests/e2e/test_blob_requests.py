@@ -17,7 +17,7 @@ from tests.media import image_bytes, probe
 
 # A container of this module's own, so files other modules leave in the shared Azurite start nothing here.
 REQUESTS = "blob-requests-e2e"
-APP_ENV = {"VIDEO_REQUEST_CONTAINER": REQUESTS}
+APP_ENV = {"VIDEO_REQUEST_CONTAINER": REQUESTS, "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"}
 TRIGGER = "start_run_from_blob"
 
 

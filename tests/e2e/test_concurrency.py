@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 # One short wait, repeated: a run refused for capacity (429) keeps waiting rather than failing after the list.
-APP_ENV = {"CREATE_RETRY_SECONDS": "0.5"}
+APP_ENV = {"CREATE_RETRY_SECONDS": "0.5", "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"}
 RUNS = 6
 
 

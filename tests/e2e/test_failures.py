@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-# Two short waits between create attempts, so the retry tests take well under a second of backoff.
-APP_ENV = {"CREATE_RETRY_SECONDS": "0.2,0.3"}
+# Two short waits between create attempts, so the retry tests take well under a second of backoff; renders take a
+# fraction of a second, so the first status call need not wait the default 3 s.
+APP_ENV = {"CREATE_RETRY_SECONDS": "0.2,0.3", "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"}
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@ import pytest
 
 from tests.media import probe
 
-APP_ENV = {"SORA_API": "jobs", "SORA_MODEL": "sora"}
+# Renders take a fraction of a second here: the first status call need not wait the default 3 s.
+APP_ENV = {"SORA_API": "jobs", "SORA_MODEL": "sora", "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"}
 
 
 @pytest.fixture(autouse=True)

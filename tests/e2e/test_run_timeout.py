@@ -8,7 +8,7 @@ import pytest
 from tests.e2e.conftest import EMULATOR_KEY
 
 # Three seconds: long enough to create and poll a job, short enough to wait out in a test.
-APP_ENV = {"RUN_TIMEOUT_MINUTES": "0.05"}
+APP_ENV = {"RUN_TIMEOUT_MINUTES": "0.05", "POLL_INITIAL_SECONDS": "0.5", "POLL_FLOOR_SECONDS": "0.25"}
 
 
 @pytest.fixture(autouse=True)
