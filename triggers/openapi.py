@@ -55,6 +55,11 @@ METADATA = {
     "propertyNames": {"maxLength": MAX_METADATA_KEY_CHARS},
     "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_CHARS},
 }
+# Every key build_run_resource writes is always present (null when it does not apply).
+RUN_FIELDS = [
+    *("id", "status", "progress", "queue_position", "request", "provider", "outputs", "error", "cost"),
+    *("created_at", "updated_at", "completed_at"),
+]
 SCHEMAS = {
     "VideoRequest": {
         "type": "object",
@@ -93,7 +98,7 @@ SCHEMAS = {
     },
     "Output": {
         "type": "object",
-        "required": ["kind", "source", "index", "blob"],
+        "required": ["kind", "source", "index", "blob", "url"],
         "properties": {
             "kind": {"enum": ["video", "thumbnail", "spritesheet"]},
             "source": {"enum": ["generation", "remix"]},
@@ -106,7 +111,7 @@ SCHEMAS = {
     },
     "Run": {
         "type": "object",
-        "required": ["id", "status", "progress", "outputs", "created_at"],
+        "required": RUN_FIELDS,
         "properties": {
             "id": {"type": "string"},
             "status": {"enum": [s.value for s in RunStatus]},
@@ -147,11 +152,12 @@ SCHEMAS = {
     },
     "Problem": {
         "type": "object",
-        "required": ["type", "title", "status", "detail", "errors"],
+        "required": ["type", "title", "status", "detail", "code", "errors"],
+        "additionalProperties": False,
         "properties": {
-            "type": {"type": "string"},
+            "type": {"type": "string", "format": "uri"},
             "title": {"type": "string"},
-            "status": {"type": "integer"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
             "code": {"type": "string"},
             "errors": {

@@ -395,7 +395,7 @@ async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestration
         instance = instance_dict(status_object)
         if instance.get("name") not in (None, ORCHESTRATOR):
             continue
-        resource = build_run_resource(instance)
+        resource = build_run_resource(instance, content_url=content_url_for(req, instance["instanceId"]))
         if status is None or resource["status"] == status:
             runs.append(resource)
     runs.sort(key=lambda r: (r["created_at"] or "", r["id"]), reverse=True)
