@@ -1,10 +1,11 @@
 """Runs started by dropping a file into the request container (`video-requests` by default).
 
 A `*.json` file is a request (the POST body's schema). An image (.png .jpg .jpeg .webp) is an image-to-video
-request whose prompt comes from the blob's `prompt` metadata or a sidecar `<stem>.json` beside it. The run id is
-derived from the blob version (name and ETag, and the sidecar's), so a duplicate event starts nothing new. An
-invalid file gets a manifest with the error under `runs/{id}/run.json` and starts nothing; inputs are never
-modified.
+request whose prompt comes from the blob's `prompt` metadata or a sidecar named after the whole image name
+(`cat.png.json`), so a sidecar can never be mistaken for a request of its own, whichever file arrives first. The
+run id is derived from the blob version (name and ETag, and the sidecar's), so a duplicate event starts nothing
+new. An invalid file gets a manifest with the error under `runs/{id}/run.json` and starts nothing; inputs are
+never modified.
 
 The trigger source is read from VIDEO_REQUEST_TRIGGER_SOURCE when the app is indexed: `EventGrid` (the default,
 required on Flex Consumption) or `LogsAndContainerScan`. The local host serves both by scanning the container.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 from dataclasses import dataclass
 
 import azure.durable_functions as df
@@ -99,18 +99,18 @@ class BlobPlan:
 
 def plan_run(requests: BlobStore, container: str, name: str) -> BlobPlan | None:
     """The run a blob event stands for, or None when the blob is gone or is not a request."""
-    if name.lower().endswith(".json"):
-        image = find_image_for_sidecar(requests, name)
-        if image is None:
-            return plan_json_request(requests, container, name)
-        name = image.blob  # a sidecar completes an image request: plan the image's run
+    if is_sidecar(name):
+        # A sidecar only completes its image's request: plan the image's run (nothing, until the image is there).
+        name = name[: -len(".json")]
+    elif name.lower().endswith(".json"):
+        return plan_json_request(requests, container, name)
     elif not name.lower().endswith(IMAGE_EXTENSIONS):
         log.info("ignoring %s/%s: neither a .json request nor an image", container, name)
         return None
     image = requests.find(name)
     if image is None:
         return None
-    sidecar_name = stem(name) + ".json"
+    sidecar_name = name + ".json"
     sidecar = requests.find(sidecar_name)
     prompt = (image.metadata or {}).get("prompt")
     origin = {"kind": "blob", "container": container, "blob": name, "etag": image.etag,
@@ -162,19 +162,9 @@ def read_json_request(requests, name: str) -> dict:
         raise RequestValidationError(FieldError("body", f"{name} could not be read: {error.message}")) from error
 
 
-def find_image_for_sidecar(requests, name: str) -> StoredBlob | None:
-    base = stem(name)
-    for extension in IMAGE_EXTENSIONS:
-        for candidate in (base + extension, base + extension.upper()):
-            found = requests.find(candidate)
-            if found is not None:
-                return found
-    return None
-
-
-def stem(name: str) -> str:
-    root, _ = posixpath.splitext(name)
-    return root
+def is_sidecar(name: str) -> bool:
+    """`cat.png.json` is the sidecar of `cat.png`: named after the whole image name, so it is never a request."""
+    return name.lower().endswith(tuple(extension + ".json" for extension in IMAGE_EXTENSIONS))
 
 
 def blob_path(full_name: str, container: str) -> str | None:

@@ -114,7 +114,7 @@ def test_an_image_with_a_prompt_in_its_metadata_starts_an_image_to_video_run(sor
 def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sidecar(soraflow_app, tmp_path):
     prompt = "the cat slowly turns its head to the camera"
     image = drop(soraflow_app, "pets/cat.png", image_bytes(720, 1280, colour=(200, 120, 40)))
-    sidecar = drop(soraflow_app, "pets/cat.json", json.dumps({"prompt": prompt, "seconds": 8}).encode())
+    sidecar = drop(soraflow_app, "pets/cat.png.json", json.dumps({"prompt": prompt, "seconds": 8}).encode())
 
     run = soraflow_app.wait(find_run(soraflow_app, prompt)["id"])
 
@@ -126,7 +126,23 @@ def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sid
     settle(soraflow_app)  # both files fired (the image's event and the sidecar's): still one paid job
     assert len(successful_creates(soraflow_app)) == 1
     assert properties(soraflow_app, "pets/cat.png").etag == image["etag"]
-    assert properties(soraflow_app, "pets/cat.json").etag == sidecar["etag"]
+    assert properties(soraflow_app, "pets/cat.png.json").etag == sidecar["etag"]
+
+
+def test_a_sidecar_dropped_before_its_image_waits_for_it_and_one_job_is_made(soraflow_app):
+    prompt = "the dog wags its tail"
+    before = len(successful_creates(soraflow_app))
+    drop(soraflow_app, "pets/dog.png.json", json.dumps({"prompt": prompt}).encode())
+    settle(soraflow_app)  # the sidecar alone is no request: nothing starts
+    assert len(successful_creates(soraflow_app)) == before
+    drop(soraflow_app, "pets/dog.png", image_bytes(720, 1280, colour=(90, 60, 30)))
+
+    run = soraflow_app.wait(find_run(soraflow_app, prompt)["id"])
+
+    assert run["status"] == "completed", run
+    assert run["request"]["input_reference"]["blob"] == f"{REQUESTS}/pets/dog.png"
+    settle(soraflow_app)
+    assert len(successful_creates(soraflow_app)) == before + 1
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ class HostileFile:
     data: bytes
     field: str | None
     metadata: tuple[tuple[str, str], ...] = ()
-    sidecar: bytes | None = None  # uploaded as <stem>.json beside an image
+    sidecar: bytes | None = None  # uploaded as <image name>.json beside an image
 
 
 def request(**fields) -> bytes:
@@ -111,7 +111,7 @@ def outcome(hostile_app) -> Outcome:
     etags = {}
     for case in sorted(CASES, key=lambda c: c.field is not IGNORED):
         if case.sidecar is not None:
-            sidecar = case.blob.rsplit(".", 1)[0] + ".json"
+            sidecar = case.blob + ".json"
             client = requests.upload_blob(sidecar, case.sidecar, overwrite=True)
             etags[sidecar] = client.get_blob_properties().etag
         client = requests.upload_blob(case.blob, case.data, overwrite=True, metadata=dict(case.metadata) or None)
