@@ -195,7 +195,12 @@ class Host:
                 lines.append("")
         log.info("\n".join(lines))
         if self.keys.enforced:
-            log.info("Function key (default): %s  (send it as ?code= or the x-functions-key header)", self.keys.default)
+            # Logs outlive terminals: name where the key is and show its start, never the key itself.
+            log.info(
+                "Function key (default): %s... from FUNCTIONS_DEFAULT_KEY or %s (send it as ?code= or the "
+                "x-functions-key header)",
+                self.keys.default[:4], self.options.keys_path,
+            )  # fmt: skip
         else:
             log.info("Keys are not checked (--no-auth): every HTTP function is anonymous")
         log.info("Host started on %s", self.base_url)
