@@ -103,6 +103,9 @@ def start_stack(work: Path, connection_string: str, *, app_env: dict | None = No
         "CALLBACK_SECRET": CALLBACK_SECRET,
         "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
         "FUNCTIONS_MASTER_KEY": MASTER_KEY,
+        # Renders here take under a second: look sooner than the production policy's 3 s first wait.
+        "POLL_INITIAL_SECONDS": "0.5",
+        "POLL_FLOOR_SECONDS": "0.25",
         **(app_env or {}),
     }
     argv = [
