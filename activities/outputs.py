@@ -13,7 +13,7 @@ from soraflow.errors import FieldError, RequestValidationError
 from soraflow.frames import extract_frame
 from soraflow.providers import JobOutput, ProviderNotFound, provider_client
 from soraflow.reference_image import MAX_REFERENCE_BYTES, fit_reference_image
-from soraflow.storage import BlobStore, output_store, run_blob
+from soraflow.storage import container_store, output_store, run_blob
 from soraflow.video_request import VideoRequest
 
 bp = df.Blueprint()
@@ -34,7 +34,7 @@ def prepare_reference(payload: dict) -> dict:
             video = output_store().open_read(run_blob(source.run_id, "video.mp4"))
             image = extract_frame(video, source.at_seconds)
         else:
-            store = store_for(source.container)
+            store = container_store(source.container)
             found = store.find(source.path)
             if found is None:
                 raise RequestValidationError(FieldError("input_reference", f"no blob {source.blob}"))
@@ -101,16 +101,3 @@ def output_name(output: JobOutput, content_type: str, *, folder: str) -> str:
     extension = EXTENSIONS.get(content_type, default_extension)
     suffix = f"-{output.index}" if output.index else ""
     return f"{folder}{stem}{suffix}.{extension}"
-
-
-_stores: dict[str, BlobStore] = {}
-
-
-def store_for(container: str) -> BlobStore:
-    """A store on another container of the same account (the request container), reusing the connection."""
-    main = output_store()
-    if container == main.container:
-        return main
-    if container not in _stores:
-        _stores[container] = BlobStore(lambda: main.connection, container)
-    return _stores[container]

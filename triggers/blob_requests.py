@@ -23,7 +23,7 @@ import azure.functions as func
 from soraflow.config import Settings
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import request_fingerprint, run_id_for_blob
-from soraflow.storage import BlobStore, StoredBlob, output_store
+from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
 from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
 from triggers.videos_api import ORCHESTRATOR, build_run_input, check_reference, find_run
 
@@ -53,7 +53,7 @@ async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestr
     if name is None:
         log.warning("ignoring a blob event outside %s: %s", container, blob.name)
         return
-    plan = plan_run(request_store(container), container, name)
+    plan = plan_run(container_store(container), container, name)
     if plan is None:
         return
     if await find_run(client, plan.run_id) is not None:
@@ -173,13 +173,3 @@ def blob_path(full_name: str, container: str) -> str | None:
     if not full_name.startswith(prefix) or len(full_name) == len(prefix):
         return None
     return full_name[len(prefix) :]
-
-
-_request_stores: dict = {}
-
-
-def request_store(container: str):
-    """A store on the request container, sharing the output store's connection."""
-    from activities.outputs import store_for
-
-    return store_for(container)

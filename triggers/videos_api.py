@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities.outputs import store_for
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import estimate_cost, load_price_table
@@ -25,7 +24,7 @@ from soraflow.quota import quota_options
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
-from soraflow.storage import BlobNotFoundError, output_store, run_blob
+from soraflow.storage import BlobNotFoundError, container_store, output_store, run_blob
 from soraflow.video_request import (
     MAX_BODY_BYTES,
     ReferenceSource,
@@ -319,7 +318,7 @@ async def check_reference(client: df.DurableOrchestrationClient, source: Referen
         return
     name = "input_reference.blob"
     try:
-        reader = store_for(source.container or "").open_read(source.path or "")
+        reader = container_store(source.container or "").open_read(source.path or "")
     except BlobNotFoundError:
         raise RequestValidationError(FieldError(name, f"no blob {source.blob}")) from None
     except RequestValidationError as error:  # a name the storage layer refuses

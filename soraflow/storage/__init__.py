@@ -13,6 +13,7 @@ from soraflow.storage.blob_store import (
     IncompleteDownloadError,
     InvalidBlobContentError,
     StoredBlob,
+    container_store,
     output_store,
 )
 from soraflow.storage.connection import StorageConnection, resolve_connection
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidBlobNameError",
     "StorageConnection",
     "StoredBlob",
+    "container_store",
     "content_type_for",
     "output_store",
     "resolve_connection",

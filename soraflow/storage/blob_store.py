@@ -526,6 +526,20 @@ def output_store() -> BlobStore:
     return _output_store
 
 
+_container_stores: dict[str, BlobStore] = {}
+
+
+def container_store(container: str) -> BlobStore:
+    """A store on another container of the output store's account (the request container), sharing its connection."""
+    main = output_store()
+    if container == main.container:
+        return main
+    with _output_store_lock:
+        if container not in _container_stores:
+            _container_stores[container] = BlobStore(lambda: main.connection, container)
+        return _container_stores[container]
+
+
 def _stage_block(blob: BlobClient, name: str, block_id: str, data: bytes) -> None:
     with _storage_errors("stage a block of", name):
         blob.stage_block(block_id, data, length=len(data))
