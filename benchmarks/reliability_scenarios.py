@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +44,6 @@ class Stack:
     connection_string: str
     sora: processes.Server
     host: processes.Server
-    host_argv: list[str]
     host_env: dict[str, str]
     azurite: processes.Server | None = None
     http: httpx.Client = field(
@@ -64,38 +62,26 @@ class Stack:
             args=["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "media")],
             log_path=work / "sora.log",
         )
-        port = processes.free_port()
-        env = {
-            "AzureWebJobsStorage": connection_string,
-            "VIDEO_STORAGE": connection_string,
-            "SORA_ENDPOINT": sora.url,
-            "SORA_API_KEY": EMULATOR_KEY,
-            "SORA_API": "videos",
-            "SORA_MODEL": "sora-2",
-            "TASKHUB_NAME": "soraflowreliability",
-            "VIDEO_OUTPUT_CONTAINER": CONTAINER,
-            "VIDEO_REQUEST_CONTAINER": "reliability-requests",
-            "CREATE_RETRY_SECONDS": CREATE_RETRY_SECONDS,
-            "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
-            "FUNCTIONS_MASTER_KEY": FUNCTION_KEY + "-master",
+        env = processes.soraflow_settings(
+            connection_string,
+            sora.url,
+            EMULATOR_KEY,
+            TASKHUB_NAME="soraflowreliability",
+            VIDEO_OUTPUT_CONTAINER=CONTAINER,
+            VIDEO_REQUEST_CONTAINER="reliability-requests",
+            CREATE_RETRY_SECONDS=CREATE_RETRY_SECONDS,
+            FUNCTIONS_DEFAULT_KEY=FUNCTION_KEY,
+            FUNCTIONS_MASTER_KEY=FUNCTION_KEY + "-master",
             **(app_env or {}),
-        }
-        argv = [
-            sys.executable, "-m", "emulators.functions",
-            "--app-dir", str(processes.REPO_ROOT),
-            "--port", str(port),
-            "--state", str(work / "durable.sqlite3"),
-            "--keys-file", str(work / "keys.json"),
-            "--blob-poll-seconds", "1",
-        ]  # fmt: skip
+        )
         try:
-            host = processes.spawn("functions-host", argv, port=port, log_path=work / "host.log", env=env, timeout=60)
+            host = processes.start_soraflow_host(work, env)
         except Exception:
             sora.stop()
             if azurite is not None:
                 azurite.stop()
             raise
-        return cls(work, connection_string, sora, host, argv, env, azurite)
+        return cls(work, connection_string, sora, host, env, azurite)
 
     def stop(self) -> None:
         """Stop everything this stack started."""
@@ -113,9 +99,7 @@ class Stack:
 
     def start_host(self) -> None:
         """Start the host again on the same port, state file and keys: it resumes every run it had."""
-        self.host = processes.spawn(
-            "functions-host", self.host_argv, port=self.host.port, log_path=self.host.log_path, env=self.host_env
-        )
+        self.host = processes.start_soraflow_host(self.work, self.host_env, port=self.host.port)
 
     def stop_azurite(self) -> None:
         """Stop this stack's own Azurite (its data stays in its folder)."""

@@ -167,6 +167,38 @@ def start_sora_emulator(
     return spawn("sora-emulator", argv, port=port, log_path=log_path, env=env)
 
 
+def soraflow_settings(connection_string: str, sora_url: str, sora_key: str, **overrides: str) -> dict[str, str]:
+    """The app settings that point soraflow at this Azurite and this Sora emulator (overrides win)."""
+    return {
+        "AzureWebJobsStorage": connection_string,
+        "VIDEO_STORAGE": connection_string,
+        "SORA_ENDPOINT": sora_url,
+        "SORA_API_KEY": sora_key,
+        "SORA_API": "videos",
+        "SORA_MODEL": "sora-2",
+        "TASKHUB_NAME": "soraflow",
+        "VIDEO_OUTPUT_CONTAINER": "videos",
+        "VIDEO_REQUEST_CONTAINER": "video-requests",
+        **overrides,
+    }
+
+
+def start_soraflow_host(
+    work: Path, settings: dict[str, str], *, port: int | None = None, blob_poll_seconds: float = 1.0
+) -> Server:
+    """soraflow's function_app.py on the local Functions host, its state, keys and log under `work`."""
+    port = port or free_port()
+    argv = [
+        sys.executable, "-m", "emulators.functions",
+        "--app-dir", str(REPO_ROOT),
+        "--port", str(port),
+        "--state", str(work / "durable.sqlite3"),
+        "--keys-file", str(work / "keys.json"),
+        "--blob-poll-seconds", str(blob_poll_seconds),
+    ]  # fmt: skip
+    return spawn("functions-host", argv, port=port, log_path=work / "host.log", env=settings, timeout=60)
+
+
 @contextlib.contextmanager
 def running(server: Server) -> Iterator[Server]:
     try:

@@ -52,12 +52,11 @@ def port_or_free(port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logs = WORK / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     servers: list[processes.Server] = []
     try:
         say("Starting Azurite (Blob Storage emulator)...")
-        azurite = processes.start_azurite(WORK / "azurite", log_path=logs / "azurite.log")
+        azurite = processes.start_azurite(WORK / "azurite", log_path=WORK / "azurite.log")
         servers.append(azurite)
         connection = azurite.extra["connection_string"]
         say(f"  blob endpoint http://127.0.0.1:{azurite.extra['blob_port']}/devstoreaccount1")
@@ -67,29 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         sora = processes.start_sora_emulator(
             args=["--time-scale", str(args.time_scale), "--api-key", emulator_key, "--media-cache",
                   str(WORK / "media")],
-            log_path=logs / "sora.log",
+            log_path=WORK / "sora.log",
         )  # fmt: skip
         servers.append(sora)
         say(f"  {sora.url} (renders at {args.time_scale}x real time)")
         say("Starting soraflow on the local Functions host...")
         function_key = secrets.token_urlsafe(24)
-        port = port_or_free(args.port)
-        env = {
-            "AzureWebJobsStorage": connection,
-            "VIDEO_STORAGE": connection,
-            "SORA_ENDPOINT": sora.url,
-            "SORA_API_KEY": emulator_key,
-            "SORA_API": args.api,
-            "SORA_MODEL": "sora-2" if args.api == "videos" else "sora",
-            "TASKHUB_NAME": "soraflow",
-            "VIDEO_OUTPUT_CONTAINER": "videos",
-            "VIDEO_REQUEST_CONTAINER": "video-requests",
-            "FUNCTIONS_DEFAULT_KEY": function_key,
-        }
-        argv_host = [sys.executable, "-m", "emulators.functions", "--app-dir", str(processes.REPO_ROOT),
-                     "--port", str(port), "--state", str(WORK / "durable.sqlite3"),
-                     "--keys-file", str(WORK / "keys.json")]  # fmt: skip
-        host = processes.spawn("functions-host", argv_host, port=port, log_path=logs / "host.log", env=env)
+        settings = processes.soraflow_settings(
+            connection,
+            sora.url,
+            emulator_key,
+            SORA_API=args.api,
+            SORA_MODEL="sora-2" if args.api == "videos" else "sora",
+            FUNCTIONS_DEFAULT_KEY=function_key,
+        )
+        host = processes.start_soraflow_host(WORK, settings, port=port_or_free(args.port))
         servers.append(host)
         say(f"  {host.url}/api  (function key: {function_key})")
         run = submit_and_follow(args, host.url, function_key)
@@ -116,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         for server in reversed(servers):
             server.stop()
         if servers:
-            say(f"Stopped the stack. Logs are in {logs.relative_to(processes.REPO_ROOT)}/.")
+            folder = WORK.relative_to(processes.REPO_ROOT)
+            say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log.")
 
 
 def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:

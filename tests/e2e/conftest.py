@@ -6,7 +6,6 @@ API); tests talk to it through `SoraflowClient`, and read the truth from Azurite
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,34 +88,20 @@ def start_stack(work: Path, connection_string: str, *, app_env: dict | None = No
         args=["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "media")],
         log_path=work / "sora.log",
     )
-    port = processes.free_port()
-    env = {
-        "AzureWebJobsStorage": connection_string,
-        "VIDEO_STORAGE": connection_string,
-        "SORA_ENDPOINT": sora.url,
-        "SORA_API_KEY": EMULATOR_KEY,
-        "SORA_API": "videos",
-        "SORA_MODEL": "sora-2",
-        "TASKHUB_NAME": "soraflowe2e",
-        "VIDEO_OUTPUT_CONTAINER": "videos",
-        "VIDEO_REQUEST_CONTAINER": "video-requests",
-        "CALLBACK_SECRET": CALLBACK_SECRET,
-        "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
-        "FUNCTIONS_MASTER_KEY": MASTER_KEY,
+    settings = processes.soraflow_settings(
+        connection_string,
+        sora.url,
+        EMULATOR_KEY,
+        TASKHUB_NAME="soraflowe2e",
+        CALLBACK_SECRET=CALLBACK_SECRET,
+        FUNCTIONS_DEFAULT_KEY=FUNCTION_KEY,
+        FUNCTIONS_MASTER_KEY=MASTER_KEY,
         # Renders here take under a second: look sooner than the production policy's 3 s first wait.
-        "POLL_INITIAL_SECONDS": "0.5",
-        "POLL_FLOOR_SECONDS": "0.25",
+        POLL_INITIAL_SECONDS="0.5",
+        POLL_FLOOR_SECONDS="0.25",
         **(app_env or {}),
-    }
-    argv = [
-        sys.executable, "-m", "emulators.functions",
-        "--app-dir", str(processes.REPO_ROOT),
-        "--port", str(port),
-        "--state", str(work / "durable.sqlite3"),
-        "--keys-file", str(work / "keys.json"),
-        "--blob-poll-seconds", "0.5",
-    ]  # fmt: skip
-    host = processes.spawn("functions-host", argv, port=port, log_path=work / "host.log", env=env, timeout=60)
+    )
+    host = processes.start_soraflow_host(work, settings, blob_poll_seconds=0.5)
     return sora, host
 
 
