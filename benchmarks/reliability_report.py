@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks import input_report
 from benchmarks.reliability_scenarios import FAULTS, RESTARTS, STACK_ENV, Outcome, Scenario, Stack
 from emulators import processes
 
@@ -108,15 +109,15 @@ def section(results: list[tuple[Scenario, Outcome | Exception]], seconds: float)
     )
 
 
-def write(report: str, out: str) -> None:
+def write(report: str, out: str, *, start: str = START, end: str = END) -> None:
     """Replace the section between the markers in `out` (or append it), or print it for `-`."""
     if out == "-":
         print(report)
         return
     path = Path(out)
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + report + text[text.index(END) + len(END) :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + report + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + report + "\n"
     path.write_text(text)
@@ -136,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     # A partial run never overwrites the full table unless asked to.
     out = args.out or ("-" if args.only else str(REPORT))
     write(section(results, time.monotonic() - started), out)
-    return 0 if all(verdict(s, o) == "as expected" for s, o in results) else 1
+    inputs_ok = True
+    if not args.only:
+        inputs = input_report.play_inputs()
+        write(input_report.input_section(inputs), out, start=input_report.START, end=input_report.END)
+        inputs_ok = all(result.as_expected for result in inputs)
+    return 0 if inputs_ok and all(verdict(s, o) == "as expected" for s, o in results) else 1
 
 
 if __name__ == "__main__":
