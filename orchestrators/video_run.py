@@ -25,7 +25,7 @@ CANCEL_EVENT = "cancel"
 STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
 # Downloads are retried by the provider client inside the activity; these durable waits cover what outlasts it.
 DOWNLOAD_RETRY_SECONDS = (3, 6, 12, 24)
-# Bounded history: after this many polls the run continues as new, carrying its state in the input.
+# Bounded history: after this many polls (RUN_POLLS_PER_EXECUTION) the run continues as new, carrying its state.
 POLLS_PER_EXECUTION = 40
 # Waits before retrying a refused create, for runs whose input carries no CREATE_RETRY_SECONDS setting.
 CREATE_BACKOFF_SECONDS = (5, 10, 20, 30, 60)
@@ -150,7 +150,7 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         if now >= deadline:
             minutes = run["options"]["timeout_minutes"]
             raise RunEnded(RunStatus.FAILED, run_error("timeout", f"the job did not finish within {minutes} minutes"))
-        if state["polls"] >= POLLS_PER_EXECUTION:
+        if state["polls"] >= run["options"].get("polls_per_execution", POLLS_PER_EXECUTION):
             state["polls"] = 0
             context.continue_as_new(run)
             return False

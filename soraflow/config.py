@@ -36,6 +36,7 @@ class Settings:
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
     poll_initial_seconds: float = DEFAULT_BOUNDS.initial
     poll_floor_seconds: float = DEFAULT_BOUNDS.floor
+    polls_per_execution: int = 40
     taskhub_name: str = "soraflow"
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
@@ -69,6 +70,7 @@ class Settings:
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
             poll_initial_seconds=_number(env, "POLL_INITIAL_SECONDS", default=DEFAULT_BOUNDS.initial, minimum=0.05),
             poll_floor_seconds=_number(env, "POLL_FLOOR_SECONDS", default=DEFAULT_BOUNDS.floor, minimum=0.05),
+            polls_per_execution=_integer(env, "RUN_POLLS_PER_EXECUTION", default=40, minimum=1),
             taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
             delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
             sora_pricing=_text(env, "SORA_PRICING") or None,

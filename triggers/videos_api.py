@@ -193,6 +193,7 @@ def build_run_input(
             "timeout_minutes": settings.run_timeout_minutes,
             "create_retry_seconds": list(settings.create_retry_seconds),
             "polling": {"initial": settings.poll_initial_seconds, "floor": settings.poll_floor_seconds},
+            "polls_per_execution": settings.polls_per_execution,
             "delete_provider_copy": settings.delete_provider_copy,
             "quota": quota_options(settings),
         },

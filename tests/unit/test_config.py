@@ -31,6 +31,8 @@ def test_missing_endpoint_names_the_setting():
         ("VIDEO_OUTPUT_CONTAINER", "Videos_Out", "VIDEO_OUTPUT_CONTAINER must be a valid container name"),
         ("VIDEO_REQUEST_CONTAINER", "ab", "VIDEO_REQUEST_CONTAINER must be a valid container name"),
         ("DELETE_PROVIDER_COPY", "maybe", "DELETE_PROVIDER_COPY must be true or false"),
+        ("RUN_POLLS_PER_EXECUTION", "0", "RUN_POLLS_PER_EXECUTION must be at least 1"),
+        ("RUN_POLLS_PER_EXECUTION", "many", "RUN_POLLS_PER_EXECUTION must be a whole number"),
         ("POLL_INITIAL_SECONDS", "0", "POLL_INITIAL_SECONDS must be a finite number of at least 0.05"),
         ("POLL_FLOOR_SECONDS", "soon", "POLL_FLOOR_SECONDS must be a number"),
         ("CREATE_RETRY_SECONDS", "5,ten", "CREATE_RETRY_SECONDS must be comma-separated seconds .* got 'ten'"),

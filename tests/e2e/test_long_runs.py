@@ -1,0 +1,65 @@
+"""A long render keeps the run's history bounded: after RUN_POLLS_PER_EXECUTION polls the run continues as new."""
+
+import time
+
+import httpx
+
+from tests.e2e.conftest import MASTER_KEY
+from tests.media import probe
+
+APP_ENV = {"RUN_POLLS_PER_EXECUTION": "2"}
+
+
+def history(app, run_id: str) -> list[dict]:
+    response = httpx.get(
+        f"{app.url}/runtime/webhooks/durabletask/instances/{run_id}",
+        params={"showHistory": "true", "code": MASTER_KEY},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["historyEvents"]
+
+
+def polls_in_history(app, run_id: str) -> int:
+    return sum(1 for e in history(app, run_id) if e["EventType"] == "TaskScheduled" and e.get("Name") ==
+               "get_provider_job")  # fmt: skip
+
+
+def provider_polls(app, job_id: str) -> int:
+    return len([r for r in app.sora_requests(operation="retrieve", job_id=job_id) if r["status"] == 200])
+
+
+def test_a_long_render_continues_as_new_and_completes_with_one_job(soraflow_app, tmp_path):
+    soraflow_app.sora_admin("POST", "reset", {"time_scale": 0.1})  # a 12 s video now renders for 8 s
+    try:
+        run = soraflow_app.run(prompt="a glacier calving into the sea", seconds=12)
+        assert run["status"] == "completed", run
+        job_id = run["provider"]["job_id"]
+        polls = provider_polls(soraflow_app, job_id)
+        assert polls > 2, "the render was too short to need a second execution"
+        assert polls_in_history(soraflow_app, run["id"]) < polls  # older executions' polls left the history
+        creates = [r for r in soraflow_app.sora_requests(operation="create") if r["status"] and r["status"] < 300]
+        assert len(creates) == 1
+    finally:
+        soraflow_app.sora_admin("POST", "reset", {})
+    video = next(o for o in run["outputs"] if o["kind"] == "video")
+    assert abs(probe(soraflow_app.download_blob(video["blob"], tmp_path / "v.mp4")).duration - 12) < 0.2
+
+
+def test_history_holds_only_the_latest_polls_and_cancel_reaches_a_continued_run(soraflow_app):
+    soraflow_app.sora_admin("POST", "faults", {"kind": "stall", "operation": "create", "count": 1})
+    run = soraflow_app.start(prompt="an hourglass that never empties")
+    job_id = soraflow_app.wait(run["id"], statuses={"generating"})["provider"]["job_id"]
+    deadline = time.monotonic() + 60
+    while provider_polls(soraflow_app, job_id) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert provider_polls(soraflow_app, job_id) >= 5
+    assert polls_in_history(soraflow_app, run["id"]) <= 2  # earlier executions' polls are gone from history
+
+    response = soraflow_app.http.post(f"{soraflow_app.url}/api/videos/{run['id']}/cancel")
+    assert response.status_code == 202
+    cancelled = soraflow_app.wait(run["id"])
+    assert cancelled["status"] == "cancelled"
+    creates = [r for r in soraflow_app.sora_requests(operation="create") if r["status"] and r["status"] < 300]
+    assert [r["job_id"] for r in creates].count(job_id) == 1
+    assert job_id in {r["job_id"] for r in soraflow_app.sora_requests(operation="delete") if r["status"] < 300}
