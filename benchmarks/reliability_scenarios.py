@@ -62,17 +62,16 @@ class Stack:
             args=["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "media")],
             log_path=work / "sora.log",
         )
+        scenario_settings = {
+            "TASKHUB_NAME": "soraflowreliability",
+            "VIDEO_OUTPUT_CONTAINER": CONTAINER,
+            "VIDEO_REQUEST_CONTAINER": "reliability-requests",
+            "CREATE_RETRY_SECONDS": CREATE_RETRY_SECONDS,
+            "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
+            "FUNCTIONS_MASTER_KEY": FUNCTION_KEY + "-master",
+        }
         env = processes.soraflow_settings(
-            connection_string,
-            sora.url,
-            EMULATOR_KEY,
-            TASKHUB_NAME="soraflowreliability",
-            VIDEO_OUTPUT_CONTAINER=CONTAINER,
-            VIDEO_REQUEST_CONTAINER="reliability-requests",
-            CREATE_RETRY_SECONDS=CREATE_RETRY_SECONDS,
-            FUNCTIONS_DEFAULT_KEY=FUNCTION_KEY,
-            FUNCTIONS_MASTER_KEY=FUNCTION_KEY + "-master",
-            **(app_env or {}),
+            connection_string, sora.url, EMULATOR_KEY, **{**scenario_settings, **(app_env or {})}
         )
         try:
             host = processes.start_soraflow_host(work, env)

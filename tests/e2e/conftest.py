@@ -88,18 +88,17 @@ def start_stack(work: Path, connection_string: str, *, app_env: dict | None = No
         args=["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "media")],
         log_path=work / "sora.log",
     )
-    settings = processes.soraflow_settings(
-        connection_string,
-        sora.url,
-        EMULATOR_KEY,
-        TASKHUB_NAME="soraflowe2e",
-        CALLBACK_SECRET=CALLBACK_SECRET,
-        FUNCTIONS_DEFAULT_KEY=FUNCTION_KEY,
-        FUNCTIONS_MASTER_KEY=MASTER_KEY,
+    test_settings = {
+        "TASKHUB_NAME": "soraflowe2e",
+        "CALLBACK_SECRET": CALLBACK_SECRET,
+        "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
+        "FUNCTIONS_MASTER_KEY": MASTER_KEY,
         # Renders here take under a second: look sooner than the production policy's 3 s first wait.
-        POLL_INITIAL_SECONDS="0.5",
-        POLL_FLOOR_SECONDS="0.25",
-        **(app_env or {}),
+        "POLL_INITIAL_SECONDS": "0.5",
+        "POLL_FLOOR_SECONDS": "0.25",
+    }
+    settings = processes.soraflow_settings(
+        connection_string, sora.url, EMULATOR_KEY, **{**test_settings, **(app_env or {})}
     )
     host = processes.start_soraflow_host(work, settings, blob_poll_seconds=0.5)
     return sora, host
