@@ -8,6 +8,7 @@ generation over the HTTP API, shows its progress, and prints where the MP4, thum
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import sys
 import time
@@ -18,7 +19,6 @@ from azure.storage.blob import BlobServiceClient
 
 from emulators import processes
 
-WORK = processes.REPO_ROOT / ".soraflow"
 DEFAULT_PROMPT = "A red panda making latte art in a cafe, soft morning light"
 FINAL = {"completed", "failed", "cancelled"}
 
@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--remix", default=None, help="remix the video with this prompt afterwards (videos API)")
     parser.add_argument("--time-scale", type=float, default=0.1, help="emulator render speed (1 = real time)")
     parser.add_argument("--port", type=int, default=7071, help="the app's port (a free one if taken)")
+    parser.add_argument("--work", type=Path, default=processes.REPO_ROOT / ".soraflow", help="state, data and logs")
     parser.add_argument("--keep-running", action="store_true", help="leave the stack running until Ctrl-C")
     return parser.parse_args(argv)
 
@@ -52,11 +53,12 @@ def port_or_free(port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    WORK.mkdir(parents=True, exist_ok=True)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
     servers: list[processes.Server] = []
     try:
         say("Starting Azurite (Blob Storage emulator)...")
-        azurite = processes.start_azurite(WORK / "azurite", log_path=WORK / "azurite.log")
+        azurite = processes.start_azurite(work / "azurite", log_path=work / "azurite.log")
         servers.append(azurite)
         connection = azurite.extra["connection_string"]
         say(f"  blob endpoint http://127.0.0.1:{azurite.extra['blob_port']}/devstoreaccount1")
@@ -65,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator_key = secrets.token_urlsafe(16)
         sora = processes.start_sora_emulator(
             args=["--time-scale", str(args.time_scale), "--api-key", emulator_key, "--media-cache",
-                  str(WORK / "media")],
-            log_path=WORK / "sora.log",
+                  str(work / "media")],
+            log_path=work / "sora.log",
         )  # fmt: skip
         servers.append(sora)
         say(f"  {sora.url} (renders at {args.time_scale}x real time)")
@@ -80,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             SORA_MODEL="sora-2" if args.api == "videos" else "sora",
             FUNCTIONS_DEFAULT_KEY=function_key,
         )
-        host = processes.start_soraflow_host(WORK, settings, port=port_or_free(args.port))
+        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port))
         servers.append(host)
         say(f"  {host.url}/api  (function key: {function_key})")
         run = submit_and_follow(args, host.url, function_key)
         if run["status"] == "completed":
-            report_outputs(run, connection)
+            report_outputs(run, connection, work / "out" / run["id"])
         else:
             say(f"The run ended {run['status']}: {run.get('error')}")
         if args.keep_running:
@@ -105,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         for server in reversed(servers):
-            server.stop()
+            # Azurite writes its data at SIGTERM, then lingers on idle keep-alive clients: no need to wait it out.
+            server.stop(timeout=3)
         if servers:
-            folder = WORK.relative_to(processes.REPO_ROOT)
+            folder = shown(work)
             say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log.")
 
 
@@ -117,12 +120,13 @@ def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
     fields = {"prompt": args.prompt, "size": args.size, "seconds": args.seconds}
     if args.variants is not None:
         fields["variants"] = args.variants
+    if args.remix:
+        fields["remix"] = {"prompt": args.remix}
     if args.image is not None:
         files = {"input_reference": (args.image.name, args.image.read_bytes())}
-        response = http.post("/videos", data={k: str(v) for k, v in fields.items()}, files=files)
+        form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
+        response = http.post("/videos", data=form, files=files)
     else:
-        if args.remix:
-            fields["remix"] = {"prompt": args.remix}
         response = http.post("/videos", json=fields)
     if response.status_code != 202:
         raise RuntimeError(f"the app refused the request ({response.status_code}): {response.text}")
@@ -136,7 +140,9 @@ def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
         line = (run["status"], run["progress"])
         if line != shown:
             provider = run.get("provider") or {}
-            detail = f" (provider {provider.get('status')}, {provider.get('progress')}%)" if provider else ""
+            progress = provider.get("progress")
+            detail = f" (provider {provider.get('status')}" + (f", {progress}%)" if progress is not None else ")")
+            detail = detail if provider else ""
             say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
             shown = line
     return run
@@ -151,10 +157,14 @@ def create_containers(connection: str, names: tuple[str, ...]) -> None:
             container.create_container()
 
 
-def report_outputs(run: dict, connection: str) -> None:
+def shown(path: Path) -> Path:
+    """A path relative to the repository when it is inside it (shorter to read), else as it is."""
+    return path.relative_to(processes.REPO_ROOT) if path.is_relative_to(processes.REPO_ROOT) else path
+
+
+def report_outputs(run: dict, connection: str, out: Path) -> None:
     """Print where every output landed in Blob Storage, and save local copies."""
     container = BlobServiceClient.from_connection_string(connection).get_container_client("videos")
-    out = WORK / "out" / run["id"]
     out.mkdir(parents=True, exist_ok=True)
     say(f"\nDone. Outputs in Blob Storage (container 'videos', folder runs/{run['id']}/):")
     for output in run["outputs"]:
@@ -165,7 +175,7 @@ def report_outputs(run: dict, connection: str) -> None:
     manifest = f"runs/{run['id']}/run.json"
     (out / "run.json").write_bytes(container.download_blob(manifest).readall())
     say(f"  manifest              videos/{manifest}")
-    say(f"Local copies: {out.relative_to(processes.REPO_ROOT)}/")
+    say(f"Local copies: {shown(out)}/")
 
 
 if __name__ == "__main__":
