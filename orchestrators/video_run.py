@@ -50,12 +50,14 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     try:
         if state.get("job") is None:
-            publish(context, run, RunStatus.QUEUED)
-            if request.get("input_reference"):
+            if state.get("slot") is None:  # (a run that continued as new while in line stays in line)
+                publish(context, run, RunStatus.QUEUED)
+            if request.get("input_reference") and not state.get("reference"):
                 state["reference"] = yield context.call_activity_with_retry(
                     "prepare_reference", STORAGE_RETRY, {"run_id": run["run_id"], "request": request}
                 )
-            yield from wait_for_capacity(context, run, cancel)
+            if not (yield from wait_for_capacity(context, run, cancel, may_continue=True)):
+                return None  # continued as new while waiting in line, with the state in its input
             publish(context, run, RunStatus.SUBMITTING)
             if run.get("remix_of"):  # POST /videos/{id}/remix: this run's video is a remix of another run's
                 remix = {"source_job_id": run["remix_of"]["job_id"], "prompt": request["prompt"]}
@@ -175,13 +177,18 @@ def polling_bounds(options: dict) -> PollingBounds:
     return dataclasses.replace(DEFAULT_BOUNDS, **{k: float(chosen[k]) for k in ("initial", "floor") if k in chosen})
 
 
-def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel):
-    """Take a slot at the provider's quota gate; while none is free, show the place in line and ask again."""
+def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel, *, may_continue: bool = False):
+    """Take a slot at the provider's quota gate; while none is free, show the place in line and ask again.
+
+    Returns False when the run continued as new to keep a long wait's history bounded (only where `may_continue`:
+    the first wait, which the story resumes from its start); True once the slot is held or the gate is off.
+    """
     gate = run["options"].get("quota")
     if not gate:
-        return  # the gate is off (SORA_QUOTA_GATE=false): 429s from the provider are waited out instead
+        return True  # the gate is off (SORA_QUOTA_GATE=false): 429s from the provider are waited out instead
     state = run["state"]
     deadline = datetime.fromisoformat(run["deadline"])
+    checks = 0
     while True:
         now = context.current_utc_datetime
         state["slot"] = {"held": False}  # asked: from here on the final section gives the place in line back
@@ -189,7 +196,11 @@ def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel
         admission = yield context.call_entity(quota_entity(gate), "acquire", ask)
         if admission["granted"]:
             state["slot"] = {"held": True, "lease_expires": admission["lease_expires"]}
-            return
+            return True
+        checks += 1
+        if may_continue and checks >= run["options"].get("polls_per_execution", POLLS_PER_EXECUTION):
+            context.continue_as_new(run)  # the place in line is the entity's: asking again keeps it
+            return False
         if now >= deadline:
             minutes = run["options"]["timeout_minutes"]
             raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes} minutes"))

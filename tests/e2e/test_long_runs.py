@@ -63,3 +63,28 @@ def test_history_holds_only_the_latest_polls_and_cancel_reaches_a_continued_run(
     creates = [r for r in soraflow_app.sora_requests(operation="create") if r["status"] and r["status"] < 300]
     assert [r["job_id"] for r in creates].count(job_id) == 1
     assert job_id in {r["job_id"] for r in soraflow_app.sora_requests(operation="delete") if r["status"] < 300}
+
+
+def entity_calls_in_history(app, run_id: str) -> int:
+    return sum(1 for e in history(app, run_id) if e["EventType"] == "EventSent")
+
+
+def test_a_long_wait_in_line_continues_as_new_and_keeps_its_place(soraflow_app):
+    soraflow_app.sora_admin("POST", "reset", {})  # this test counts every create the emulator sees
+    soraflow_app.sora_admin("POST", "faults", {"kind": "stall", "operation": "create", "count": 2})
+    blockers = [soraflow_app.start(prompt=f"a stalled render {n}")["id"] for n in range(2)]
+    for run_id in blockers:
+        soraflow_app.wait(run_id, statuses={"generating"})
+    waiting = soraflow_app.start(prompt="a patient run")["id"]
+    assert soraflow_app.wait(waiting, statuses={"waiting_for_capacity"})["queue_position"] == 1
+    time.sleep(5)  # the head of the line asks every second: several checks, more than one execution's worth
+    assert entity_calls_in_history(soraflow_app, waiting) <= 2
+    still = soraflow_app.get(waiting).json()
+    assert (still["status"], still["queue_position"]) == ("waiting_for_capacity", 1)
+
+    for run_id in blockers:
+        assert soraflow_app.http.post(f"{soraflow_app.url}/api/videos/{run_id}/cancel").status_code == 202
+    done = soraflow_app.wait(waiting)
+    assert done["status"] == "completed", done
+    creates = [r for r in soraflow_app.sora_requests(operation="create") if r["status"] and r["status"] < 300]
+    assert len({r["job_id"] for r in creates}) == 3
