@@ -25,7 +25,7 @@ from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
 from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
-from triggers.videos_api import ORCHESTRATOR, build_run_input, check_reference, find_run
+from triggers.runs import ORCHESTRATOR, build_run_input, check_reference, find_run
 
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.blob_requests")

@@ -19,33 +19,37 @@ import azure.functions as func
 
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
-from soraflow.pricing import estimate_cost, load_price_table
-from soraflow.quota import quota_options
+from soraflow.pricing import load_price_table
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
-from soraflow.storage import BlobNotFoundError, container_store, output_store, run_blob
+from soraflow.storage import output_store, run_blob
 from soraflow.video_request import (
     MAX_BODY_BYTES,
-    ReferenceSource,
     VideoRequest,
     parse_request_json,
     parse_video_request,
 )
 from triggers.problems import ContentTooLarge, UnsupportedMediaType, field_problem, problem, problem_from_error
+from triggers.runs import (
+    CANCEL_EVENT,
+    ORCHESTRATOR,
+    UPLOAD_EXTENSIONS,
+    build_run_input,
+    check_reference,
+    find_run,
+    instance_dict,
+)
 
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.api")
 
-ORCHESTRATOR = "video_run_orchestrator"
-CANCEL_EVENT = "cancel"
 MAX_MULTIPART_BYTES = MAX_REFERENCE_BYTES + 1024 * 1024
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
 MAX_CONTENT_INDEX = 16
 CONTENT_VARIANTS = ("video", "thumbnail", "spritesheet")
-UPLOAD_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 READ_URL_TTL = timedelta(minutes=15)
 
 
@@ -174,38 +178,6 @@ async def start_or_replay(
     return run_response(req, resource, status=202)
 
 
-def build_run_input(
-    settings: Settings,
-    run_id: str,
-    request: VideoRequest,
-    fingerprint: str,
-    *,
-    remix_of: dict | None = None,
-    origin: dict | None = None,
-) -> dict:
-    """The orchestration's input: the validated request, the settings it needs, its cost and its deadline."""
-    now = datetime.now(UTC)
-    return {
-        "run_id": run_id,
-        "request": request.to_dict(),
-        "options": {
-            "api": settings.sora_api,
-            "timeout_minutes": settings.run_timeout_minutes,
-            "create_retry_seconds": list(settings.create_retry_seconds),
-            "polling": {"initial": settings.poll_initial_seconds, "floor": settings.poll_floor_seconds},
-            "polls_per_execution": settings.polls_per_execution,
-            "delete_provider_copy": settings.delete_provider_copy,
-            "quota": quota_options(settings),
-        },
-        "cost": estimate_cost(request, settings.sora_pricing).to_dict(),
-        "created_at": now.isoformat(),
-        "deadline": (now + timedelta(minutes=settings.run_timeout_minutes)).isoformat(),
-        "fingerprint": fingerprint,
-        "remix_of": remix_of,
-        "origin": origin or {"kind": "http"},
-    }
-
-
 def replay_or_conflict(req: func.HttpRequest, existing: dict, fingerprint: str) -> func.HttpResponse:
     if (existing.get("input") or {}).get("fingerprint") != fingerprint:
         return problem(409, "idempotency_key_reused", "this Idempotency-Key was already used with a different "
@@ -302,35 +274,6 @@ def idempotency_key(req: func.HttpRequest) -> str | None:
             )
         )
     return key
-
-
-async def check_reference(client: df.DurableOrchestrationClient, source: ReferenceSource | None) -> None:
-    """Refuse, before a run starts, a reference it could not read: no such blob or run, too large, not an image."""
-    if source is None or source.kind == "upload":
-        return
-    if source.kind == "run":
-        instance = await find_run(client, source.run_id or "")
-        if instance is None:
-            raise RequestValidationError(FieldError("input_reference.run", f"no run {source.run_id}"))
-        status = build_run_resource(instance)["status"]
-        if status != RunStatus.COMPLETED:
-            message = f"run {source.run_id} is {status}; a frame can only come from a completed run"
-            raise RequestValidationError(FieldError("input_reference.run", message))
-        return
-    name = "input_reference.blob"
-    try:
-        reader = container_store(source.container or "").open_read(source.path or "")
-    except BlobNotFoundError:
-        raise RequestValidationError(FieldError(name, f"no blob {source.blob}")) from None
-    except RequestValidationError as error:  # a name the storage layer refuses
-        raise RequestValidationError(FieldError(name, error.errors[0].message)) from None
-    if reader.blob.bytes > MAX_REFERENCE_BYTES:
-        message = f"{source.blob} is {reader.blob.bytes:,} bytes; a reference image is at most 20 MB"
-        raise RequestValidationError(FieldError(name, message))
-    kind = detect_image_format(next(iter(reader), b"")[:64])
-    if kind not in UPLOAD_EXTENSIONS:
-        message = f"{source.blob} must be a JPEG, PNG or WebP image; got {kind or 'not an image'}"
-        raise RequestValidationError(FieldError(name, message))
 
 
 def field_label(name: str) -> str:
@@ -536,43 +479,6 @@ async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrati
 
 
 # --- shared ---
-
-
-async def find_run(client: df.DurableOrchestrationClient, run_id: str) -> dict | None:
-    """The durable status of a run as a dict, or None if there is no such run (or the id is not one of ours)."""
-    if not is_valid_run_id(run_id):
-        return None
-    status = await client.get_status(run_id, show_input=True)
-    if status is None or status.runtime_status is None:
-        return None
-    instance = instance_dict(status)
-    return instance if instance.get("name") in (None, ORCHESTRATOR) else None
-
-
-def instance_dict(status: df.DurableOrchestrationStatus) -> dict:
-    """The SDK's status object as the plain dict build_run_resource reads (JSON text decoded)."""
-    run_input = decoded(status.input_)
-    custom = decoded(status.custom_status)
-    return {
-        "name": status.name,
-        "instanceId": status.instance_id,
-        "runtimeStatus": status.runtime_status.value if status.runtime_status else None,
-        "input": run_input if isinstance(run_input, dict) else {},
-        "customStatus": custom if isinstance(custom, dict) else None,
-        "output": decoded(status.output),
-        "createdTime": status.created_time,
-        "lastUpdatedTime": status.last_updated_time,
-    }
-
-
-def decoded(value):
-    """Durable payloads may arrive as JSON text (the extension stores the raw body): decode it once."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def content_url_for(req: func.HttpRequest, run_id: str):
