@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import httpx
 import jsonschema
 import pytest
 
 from soraflow.callbacks import SIGNATURE_HEADER, verify
+from tests.callback_receiver import CallbackReceiver
 from tests.e2e.conftest import CALLBACK_SECRET
 
 
@@ -153,38 +150,10 @@ def test_content_redirects_to_a_short_lived_url_or_streams(soraflow_app):
 # --- callbacks ---
 
 
-class Receiver:
-    def __init__(self):
-        self.received: list[tuple[bytes, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.received.append((self.rfile.read(int(self.headers["content-length"])), dict(self.headers)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/done"
-
-
 def test_the_final_run_is_posted_to_the_callback_url_signed(soraflow_app):
-    receiver = Receiver()
-    try:
+    with CallbackReceiver() as receiver:
         run = soraflow_app.run(prompt="fireflies", callback_url=receiver.url)
-        deadline = time.monotonic() + 20
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        receiver.server.shutdown()
-    body, headers = receiver.received[0]
+        body, headers = receiver.wait_for(1)[0]
     assert verify(body, headers[SIGNATURE_HEADER], CALLBACK_SECRET)
     assert f'"id":"{run["id"]}"'.encode() in body
     assert b'"status":"completed"' in body

@@ -2,51 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from soraflow.callbacks import SIGNATURE_HEADER, CallbackDeliveryError, deliver_callback, sign, verify
+from tests.callback_receiver import CallbackReceiver
 
 SECRET = "callback-secret"
-
-
-class Receiver:
-    """A loopback HTTP server answering each POST with the next scripted status, recording what it got."""
-
-    def __init__(self, statuses: list[int]):
-        self.statuses = list(statuses)
-        self.received: list[tuple[bytes, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append((body, dict(self.headers)))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=receiver-secret"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def no_sleep(_seconds: float) -> None:
@@ -54,7 +17,7 @@ def no_sleep(_seconds: float) -> None:
 
 
 def test_delivery_is_signed_and_verifiable():
-    with Receiver([200]) as receiver:
+    with CallbackReceiver([200]) as receiver:
         result = deliver_callback(receiver.url, {"id": "run-1", "status": "completed"}, secret=SECRET, sleep=no_sleep)
     assert result.attempts == 1
     body, headers = receiver.received[0]
@@ -65,7 +28,7 @@ def test_delivery_is_signed_and_verifiable():
 
 def test_server_errors_are_retried_with_backoff_until_accepted():
     waits: list[float] = []
-    with Receiver([503, 500, 204]) as receiver:
+    with CallbackReceiver([503, 500, 204]) as receiver:
         result = deliver_callback(receiver.url, {"id": "run-1"}, secret=SECRET, sleep=waits.append)
     assert (result.status_code, result.attempts) == (204, 3)
     assert waits == [1.0, 2.0]
@@ -73,27 +36,27 @@ def test_server_errors_are_retried_with_backoff_until_accepted():
 
 
 def test_a_client_error_is_not_retried():
-    with Receiver([400]) as receiver, pytest.raises(CallbackDeliveryError, match="HTTP 400") as info:
+    with CallbackReceiver([400]) as receiver, pytest.raises(CallbackDeliveryError, match="HTTP 400") as info:
         deliver_callback(receiver.url, {"id": "run-1"}, secret=SECRET, sleep=no_sleep)
     assert len(receiver.received) == 1
     assert "receiver-secret" not in str(info.value)  # the URL's query is never echoed
 
 
 def test_retries_are_bounded():
-    with Receiver([503] * 10) as receiver, pytest.raises(CallbackDeliveryError, match="after 3 attempt"):
+    with CallbackReceiver([503] * 10) as receiver, pytest.raises(CallbackDeliveryError, match="after 3 attempt"):
         deliver_callback(receiver.url, {"id": "run-1"}, secret=SECRET, attempts=3, sleep=no_sleep)
     assert len(receiver.received) == 3
 
 
 def test_unreachable_receiver_fails_after_every_attempt():
-    with Receiver([]) as receiver:
+    with CallbackReceiver([]) as receiver:
         url = receiver.url
     with pytest.raises(CallbackDeliveryError, match="ConnectError"):
         deliver_callback(url, {"id": "run-1"}, secret=SECRET, attempts=2, sleep=no_sleep, timeout=2)
 
 
 def test_without_a_secret_no_signature_is_sent():
-    with Receiver([200]) as receiver:
+    with CallbackReceiver([200]) as receiver:
         deliver_callback(receiver.url, {"id": "run-1"}, secret=None, sleep=no_sleep)
     assert SIGNATURE_HEADER.lower() not in {k.lower() for k in receiver.received[0][1]}
 

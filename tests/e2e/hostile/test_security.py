@@ -9,9 +9,7 @@ storage account key, the callback secret, every SAS signature the app handed out
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,6 +17,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from emulators.processes import AZURITE_KEY
+from tests.callback_receiver import CallbackReceiver
 from tests.e2e.conftest import CALLBACK_SECRET, EMULATOR_KEY
 from tests.e2e.hostile.conftest import OUTPUT_CONTAINER, REQUEST_CONTAINER
 from tests.e2e.hostile.test_http_inputs import OTHER_CONTAINER, png
@@ -26,30 +25,6 @@ from tests.e2e.hostile.test_http_inputs import OTHER_CONTAINER, png
 READ_URL_MINUTES = 15
 CLOCK_SKEW = timedelta(minutes=5)  # the SAS starts this far back so that skewed clocks accept it
 BEARER = re.compile(rb"Bearer\s+[A-Za-z0-9._~+/-]{20,}")
-
-
-class CallbackReceiver:
-    """A loopback endpoint that keeps what the app POSTs to it."""
-
-    def __init__(self):
-        self.received: list[tuple[bytes, dict]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                received.append((self.rfile.read(int(self.headers["content-length"])), dict(self.headers)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=receiver-owned"
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +106,12 @@ def test_a_reference_is_read_only_from_the_configured_containers(hostile_app):
 @pytest.fixture(scope="module")
 def driven_runs(hostile_app, completed) -> dict:
     """A completed run with a signed callback, a failed run whose provider echoed our key, and a cancelled run."""
-    receiver = CallbackReceiver()
+    receiver = CallbackReceiver(path="/hook?token=receiver-owned")
     try:
         called_back = hostile_app.run(prompt="a bell rings", seconds=4, callback_url=receiver.url)
         hostile_app.quiesce()
     finally:
-        receiver.server.shutdown()
+        receiver.close()
     echo = f"Incorrect API key provided: {EMULATOR_KEY}. Authorization: Bearer {EMULATOR_KEY}"
     fault = {"kind": "status", "operation": "create", "status": 401, "code": "invalid_api_key", "message": echo}
     assert hostile_app.sora_admin("POST", "faults", fault).status_code == 201
