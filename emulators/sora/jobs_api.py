@@ -13,7 +13,15 @@ from emulators.sora.emulator import STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import MAX_IMAGE_BYTES, decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
-from emulators.sora.payloads import Payload, Upload, parse_limit, read_payload, reject_unknown, wrong_type
+from emulators.sora.payloads import (
+    Payload,
+    Upload,
+    list_response,
+    parse_limit,
+    read_payload,
+    reject_unknown,
+    wrong_type,
+)
 from emulators.sora.store import (
     INPUT_FAILURE_AT,
     JOB_STATUSES,
@@ -345,15 +353,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     # Paging backwards (`before` alone) returns the `limit` jobs just newer than the cursor.
     backwards = "before" in request.query and "after" not in request.query
     page = jobs[-limit:] if backwards else jobs[:limit]
-    return web.json_response(
-        {
-            "object": "list",
-            "data": [j.to_json(now) for j in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(jobs) > len(page),
-        }
-    )
+    return list_response(page, len(jobs), now)
 
 
 @operation("jobs", "delete")

@@ -110,3 +110,16 @@ def wrong_type(param: str, expected: str, value: object) -> ApiError:
     """The 400 `invalid_type` in the real services' words."""
     got = json_type_name(value)
     return invalid_type(param, f"Invalid type for '{param}': expected {expected}, but got {got} instead.")
+
+
+def list_response(page: list, matching: int, now: float) -> web.Response:
+    """A list page as both APIs answer it: `data`, `first_id`, `last_id`, and `has_more` (more matched than shown)."""
+    return web.json_response(
+        {
+            "object": "list",
+            "data": [item.to_json(now) for item in page],
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": matching > len(page),
+        }
+    )

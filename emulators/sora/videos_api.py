@@ -15,7 +15,15 @@ from emulators.sora.emulator import STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
-from emulators.sora.payloads import Payload, json_type_name, parse_limit, read_payload, reject_unknown, wrong_type
+from emulators.sora.payloads import (
+    Payload,
+    json_type_name,
+    list_response,
+    parse_limit,
+    read_payload,
+    reject_unknown,
+    wrong_type,
+)
 from emulators.sora.store import (
     OUTPUT_FAILURE_AT,
     Failure,
@@ -293,15 +301,7 @@ async def list_videos(request: web.Request) -> web.Response:
         videos = videos[ids.index(after) + 1 :]
     page = videos[:limit]
     now = emulator.clock.now()
-    return web.json_response(
-        {
-            "object": "list",
-            "data": [v.to_json(now) for v in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(videos) > len(page),
-        }
-    )
+    return list_response(page, len(videos), now)
 
 
 @operation("videos", "delete")
