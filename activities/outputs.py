@@ -19,10 +19,16 @@ from soraflow.video_request import VideoRequest
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.activities")
 
+PREPARE_REFERENCE = "prepare_reference"
+STORE_PROVIDER_OUTPUT = "store_provider_output"
+WRITE_RUN_MANIFEST = "write_run_manifest"
+DELIVER_RUN_CALLBACK = "deliver_run_callback"
+
 OUTPUT_NAMES = {"video": ("video", "mp4"), "thumbnail": ("thumbnail", "webp"), "spritesheet": ("spritesheet", "jpg")}
 EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
 
 
+@bp.function_name(PREPARE_REFERENCE)
 @bp.activity_trigger(input_name="payload")
 def prepare_reference(payload: dict) -> dict:
     """Fit the run's reference image (an upload, a blob, or a frame of an earlier run) to the video size."""
@@ -48,6 +54,7 @@ def prepare_reference(payload: dict) -> dict:
         return {"blob": stored.blob, **fitted.describe()}
 
 
+@bp.function_name(STORE_PROVIDER_OUTPUT)
 @bp.activity_trigger(input_name="payload")
 def store_provider_output(payload: dict) -> dict | None:
     """Stream one provider output into `runs/{id}/` (or `runs/{id}/remix/`); None if an optional part is absent."""
@@ -81,6 +88,7 @@ def store_provider_output(payload: dict) -> dict | None:
         }
 
 
+@bp.function_name(WRITE_RUN_MANIFEST)
 @bp.activity_trigger(input_name="payload")
 def write_run_manifest(payload: dict) -> str:
     """Write `runs/{id}/run.json`, the run's lasting record (also on failure)."""
@@ -88,12 +96,15 @@ def write_run_manifest(payload: dict) -> str:
         return output_store().write_manifest(payload["id"], payload).blob
 
 
+@bp.function_name(DELIVER_RUN_CALLBACK)
 @bp.activity_trigger(input_name="payload")
 def deliver_run_callback(payload: dict) -> dict:
-    """POST the final run to the caller's callback URL, signed with CALLBACK_SECRET."""
+    """POST the final run to the caller's callback URL once, signed with CALLBACK_SECRET.
+
+    One attempt per call: the orchestration retries a receiver that is down on durable timers, not in a worker."""
     with activity_errors():
         settings = Settings.from_env()
-        return deliver_callback(payload["url"], payload["run"], secret=settings.callback_secret).to_dict()
+        return deliver_callback(payload["url"], payload["run"], secret=settings.callback_secret, attempts=1).to_dict()
 
 
 def output_name(output: JobOutput, content_type: str, *, folder: str) -> str:

@@ -22,7 +22,13 @@ from soraflow.video_request import VideoRequest
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.activities")
 
+CREATE_PROVIDER_JOB = "create_provider_job"
+REMIX_PROVIDER_JOB = "remix_provider_job"
+GET_PROVIDER_JOB = "get_provider_job"
+DELETE_PROVIDER_JOB = "delete_provider_job"
 
+
+@bp.function_name(CREATE_PROVIDER_JOB)
 @bp.activity_trigger(input_name="payload")
 def create_provider_job(payload: dict) -> dict:
     """Create the run's provider job, or return the one it already created (or whose answer was lost)."""
@@ -43,6 +49,7 @@ def create_provider_job(payload: dict) -> dict:
         return ledger.start(provider, intent, lambda: provider.create_job(with_reference(spec, reference))).to_dict()
 
 
+@bp.function_name(REMIX_PROVIDER_JOB)
 @bp.activity_trigger(input_name="payload")
 def remix_provider_job(payload: dict) -> dict:
     """Start the remix of a finished provider video, or return the remix job this run already started."""
@@ -64,6 +71,7 @@ def with_reference(spec: JobSpec, reference: dict | None) -> JobSpec:
     return dataclasses.replace(spec, input_reference=image)
 
 
+@bp.function_name(GET_PROVIDER_JOB)
 @bp.activity_trigger(input_name="payload")
 def get_provider_job(payload: dict) -> dict:
     """The provider job's current state (normalised status, progress, outputs, poll hint)."""
@@ -71,6 +79,7 @@ def get_provider_job(payload: dict) -> dict:
         return provider_client(Settings.from_env()).get_job(payload["job_id"]).to_dict()
 
 
+@bp.function_name(DELETE_PROVIDER_JOB)
 @bp.activity_trigger(input_name="payload")
 def delete_provider_job(payload: dict) -> dict:
     """Delete the provider's copy; a job that is already gone counts as deleted."""

@@ -370,7 +370,7 @@ class Scenario:
 SHORT_TIMEOUT_MINUTES = "0.05"  # 3 s: a stalled job reaches the deadline quickly
 STACK_ENV = {
     "shared": {},
-    "own": {},
+    "own": {"STORE_RETRY_SECONDS": "1,2"},
     "short-timeout": {"RUN_TIMEOUT_MINUTES": SHORT_TIMEOUT_MINUTES},
     "jobs": {"SORA_API": "jobs", "SORA_MODEL": "sora"},
 }
@@ -518,6 +518,54 @@ def azurite_outage(stack: Stack) -> Outcome:
     return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage)
 
 
+def storage_down_while_storing(stack: Stack) -> Outcome:
+    """Azurite stops as the run starts downloading and stays down through several durable store attempts (each
+    one opening the provider's download again), then comes back: the run completes with its one job."""
+
+    def video_downloads(log: list[dict]) -> int:
+        return len([r for r in log if is_video_download(r)])
+
+    def outage(stack: Stack, run_ids: list[str]) -> None:
+        stack.wait(run_ids[0], {"downloading"})
+        stack.stop_azurite()
+        before = video_downloads(stack.requests())
+        # More attempts than any fixed retry count would allow (the old limit was 1 + 4): only a store retried until
+        # the provider's expiry survives this.
+        wait_for_log(stack, lambda log: video_downloads(log) >= before + STORE_ATTEMPTS_WHILE_DOWN, timeout=180)
+        stack.start_azurite()
+
+    return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage, timeout=180)
+
+
+STORE_ATTEMPTS_WHILE_DOWN = 6
+
+
+def is_video_download(request: dict) -> bool:
+    """A provider log entry that downloads a video (the default variant), not a thumbnail or spritesheet."""
+    query = request.get("query") or ""
+    return request["operation"] == "content" and ("variant=" not in query or "variant=video" in query)
+
+
+# Outputs expire 24 h x time scale after creation: about 40 s here, so storage can stay down past the expiry.
+SHORT_RETENTION_TIME_SCALE = 40 / 86_400
+
+
+def storage_down_past_expiry(stack: Stack) -> Outcome:
+    """Azurite stops as the run starts downloading and stays down until the provider's copy has expired: the run
+    fails `expired` shortly before, and the provider's copy is never deleted early."""
+
+    def outage(stack: Stack, run_ids: list[str]) -> None:
+        stack.wait(run_ids[0], {"downloading"})
+        stack.stop_azurite()
+        created = next(r for r in stack.requests() if r["operation"] == "create")
+        expires = created["time"] + 86_400 * SHORT_RETENTION_TIME_SCALE  # the emulator's clock is wall time here
+        time.sleep(max(0.0, expires + 2 - time.time()))  # storage stays down until the provider's copy is gone
+        stack.start_azurite()
+
+    return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage,
+                time_scale=SHORT_RETENTION_TIME_SCALE, timeout=120)  # fmt: skip
+
+
 def killed_during_create(stack: Stack) -> Outcome:
     """SIGKILL while the provider holds the create: the job is made, its answer dies with the host; one job."""
 
@@ -590,6 +638,10 @@ FAULTS = (
              "failed (timeout)", 1, job_stalls),
     Scenario("azurite-outage", "own", "Azurite stopped for 3 s during the download", "text to video",
              "completed", 1, azurite_outage),
+    Scenario("storage-down-while-storing", "own", "Azurite down through several durable store attempts",
+             "text to video", "completed", 1, storage_down_while_storing),
+    Scenario("storage-down-past-expiry", "own", "Azurite down until the provider's copy expired (40 s)",
+             "text to video", "failed (expired)", 1, storage_down_past_expiry),
 )  # fmt: skip
 
 RESTARTS = (

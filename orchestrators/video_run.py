@@ -3,33 +3,45 @@ outputs, remix, report.
 
 Deterministic: time comes from `context.current_utc_datetime`, settings from the input, and every I/O is an
 activity. Waits are durable timers raced against the `cancel` event, so a cancelled run stops waiting at once.
+Each step records that it is done in the run's state, so a run that continued as new resumes at the step it was in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
+from activities.outputs import DELIVER_RUN_CALLBACK, PREPARE_REFERENCE, STORE_PROVIDER_OUTPUT, WRITE_RUN_MANIFEST
+from activities.provider_jobs import CREATE_PROVIDER_JOB, DELETE_PROVIDER_JOB, GET_PROVIDER_JOB, REMIX_PROVIDER_JOB
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
+from orchestrators.run_state import RunInput, RunState, Slot, Step
 from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
+from soraflow.providers.status import JobStatus
 from soraflow.quota import waiting_poll_delay
-from soraflow.runs import RunStatus, error_from_failure
+from soraflow.retention import next_store_wait, store_deadline
+from soraflow.run_view import RunView
+from soraflow.runs import RunStatus, error_from_failure, is_typed_failure
 
 bp = df.Blueprint()
+log = logging.getLogger("soraflow.orchestrator")
 
+ORCHESTRATOR = "video_run_orchestrator"
 CANCEL_EVENT = "cancel"
-# Storage and provider reads are safe to repeat; creates are not, so they are never retried blindly here.
-STORAGE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
-# Downloads are retried by the provider client inside the activity; these durable waits cover what outlasts it.
-DOWNLOAD_RETRY_SECONDS = (3, 6, 12, 24)
-# Bounded history: after this many polls (RUN_POLLS_PER_EXECUTION) the run continues as new, carrying its state.
-POLLS_PER_EXECUTION = 40
-# Waits before retrying a refused create, for runs whose input carries no CREATE_RETRY_SECONDS setting.
-CREATE_BACKOFF_SECONDS = (5, 10, 20, 30, 60)
+
+# Provider reads and deletes are safe to repeat; creates are not, so they are never retried blindly here.
+SAFE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
+# A callback receiver that is down is tried again on durable timers (no worker sleeps between attempts).
+CALLBACK_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+# The manifest is the run's lasting record: storage that is down is waited out for up to this long.
+MANIFEST_RETRY_WINDOW = timedelta(hours=1)
 RATE_LIMITED = "provider_rate_limited"
+# The provider says a finished video is gone: storing it again cannot help. Every other failure is retried.
+STORE_FINAL_CODES = frozenset({"provider_expired", "provider_not_found", "expired"})
 
 
 class RunEnded(Exception):
@@ -41,213 +53,437 @@ class RunEnded(Exception):
         self.error = error
 
 
+class ContinuedAsNew(Exception):
+    """The run handed its state to a new execution of itself (bounded history); this execution ends here."""
+
+
+@bp.function_name(ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def video_run_orchestrator(context: df.DurableOrchestrationContext):
     """The story of one run, from request to finished video in Blob Storage."""
-    run = dict(context.get_input())
-    request = run["request"]
-    state = run.setdefault("state", {"outputs": [], "stage": RunStatus.QUEUED})
-    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    run = Run(context, RunInput.from_dict(context.get_input()))
     try:
-        if state.get("job") is None:
-            if state.get("slot") is None:  # (a run that continued as new while in line stays in line)
-                publish(context, run, RunStatus.QUEUED)
-            if request.get("input_reference") and not state.get("reference"):
-                state["reference"] = yield context.call_activity_with_retry(
-                    "prepare_reference", STORAGE_RETRY, {"run_id": run["run_id"], "request": request}
-                )
-            if not (yield from wait_for_capacity(context, run, cancel, may_continue=True)):
-                return None  # continued as new while waiting in line, with the state in its input
-            publish(context, run, RunStatus.SUBMITTING)
-            if run.get("remix_of"):  # POST /videos/{id}/remix: this run's video is a remix of another run's
-                remix = {"source_job_id": run["remix_of"]["job_id"], "prompt": request["prompt"]}
-                state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
-            else:
-                create = {"request": request, "reference": state.get("reference")}
-                state["job"] = yield from create_job(context, run, cancel, "create_provider_job", create)
-        if state["stage"] in (RunStatus.SUBMITTING, RunStatus.GENERATING):
-            if not (yield from poll_until_done(context, run, cancel, RunStatus.GENERATING)):
-                return None  # continued as new, with the state in its input
-            release_capacity(context, run)  # the provider is done with the job; downloads hold no provider slot
-            yield from store_outputs(context, run, cancel, source="remix" if run.get("remix_of") else "generation")
-            if request.get("remix"):
-                yield from wait_for_capacity(context, run, cancel)
-                publish(context, run, RunStatus.REMIXING)
-                remix = {"source_job_id": state["job"]["id"], "prompt": request["remix"]["prompt"]}
-                state["generation_job"] = state["job"]
-                state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
-        if state["stage"] == RunStatus.REMIXING:
-            if not (yield from poll_until_done(context, run, cancel, RunStatus.REMIXING)):
-                return None
-            release_capacity(context, run)
-            yield from store_outputs(context, run, cancel, source="remix", folder="remix/")
-        state["final"], state["error"] = RunStatus.COMPLETED, None
+        yield from run.step(Step.REFERENCE, prepare_reference)
+        yield from run.step(Step.CAPACITY, wait_for_capacity)
+        yield from run.step(Step.CREATE, create_job)
+        yield from run.step(Step.RENDER, render)
+        yield from run.step(Step.STORE, store_outputs)
+        if run.input.wants_remix:
+            yield from chained_remix(run)
+        run.end(RunStatus.COMPLETED)
+    except ContinuedAsNew:
+        return None
     except RunEnded as ended:
-        state["final"], state["error"] = ended.status, ended.error
-    except Exception as failure:  # an activity failed for good: the run fails, saying why
-        state["final"], state["error"] = RunStatus.FAILED, run_failure(error_from_failure(failure))
-    if state["final"] != RunStatus.COMPLETED or run["options"].get("delete_provider_copy"):
-        yield from delete_provider_jobs(context, run)
-    release_capacity(context, run)  # every way out gives back the slot or the place in line (after the delete)
-    result = publish(context, run, state["final"])
-    manifest = {"id": run["run_id"], "request": request, "cost": run.get("cost"), "remix_of": run.get("remix_of"),
-                "created_at": run["created_at"], **result}  # fmt: skip
-    result["manifest"] = yield context.call_activity_with_retry("write_run_manifest", STORAGE_RETRY, manifest)
-    if request.get("callback_url"):
-        try:
-            callback = {"url": request["callback_url"], "run": manifest}
-            yield context.call_activity("deliver_run_callback", callback)
-        except Exception as failure:  # a receiver that is down must not undo a finished video
-            result["callback_error"] = error_from_failure(failure)
-    return result
+        run.end(ended.status, ended.error)
+    except Exception as failure:
+        if not is_typed_failure(failure):
+            run.log_crash(failure)
+            raise  # a bug of ours: the instance fails (Durable reports it) and the run reads failed/internal_error
+        run.end(RunStatus.FAILED, run_failure(error_from_failure(failure)))
+    return (yield from report(run))
 
 
-def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activity: str, payload: dict):
+def chained_remix(run: Run):
+    """Remix the stored video (`request.remix`). A remix that fails leaves the run completed with its first video
+    and the remix error shown; only a cancel ends the run."""
+    try:
+        yield from run.step(Step.REMIX_CAPACITY, wait_for_capacity)
+        yield from run.step(Step.REMIX_CREATE, create_job)
+        yield from run.step(Step.REMIX_RENDER, render)
+        yield from run.step(Step.REMIX_STORE, store_outputs)
+    except RunEnded as ended:
+        if ended.status == RunStatus.CANCELLED:
+            raise
+        run.remix_failed(ended.error)
+    except ContinuedAsNew:
+        raise
+    except Exception as failure:
+        if not is_typed_failure(failure):
+            raise
+        run.remix_failed(run_failure(error_from_failure(failure)))
+
+
+class Run:
+    """One execution of the story: the input, the state so far, and the durable context it talks through."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, run_input: RunInput):
+        self.context = context
+        self.input = run_input
+        self.state: RunState = run_input.state
+        self.cancel = context.wait_for_external_event(CANCEL_EVENT)
+        self.final: RunStatus | None = None
+        self.error: dict | None = None
+
+    @property
+    def id(self) -> str:
+        return self.input.run_id
+
+    @property
+    def now(self) -> datetime:
+        return self.context.current_utc_datetime
+
+    @property
+    def deadline(self) -> datetime:
+        return datetime.fromisoformat(self.input.deadline)
+
+    def update(self, **changes) -> None:
+        self.state = self.state.replace(**changes)
+
+    def step(self, step: Step, action: Callable[[Run], Generator]):
+        """Run `action` unless an earlier execution of this run already finished `step`; then mark it done."""
+        if self.state.step.order > step.order:
+            return
+        self.update(step=step)
+        yield from action(self)
+        self.update(step=list(Step)[step.order + 1])
+
+    def continue_as_new(self) -> None:
+        """Hand the state to a fresh execution (its history starts empty); raises ContinuedAsNew."""
+        self.context.continue_as_new(self.input.with_state(self.state).to_dict())
+        raise ContinuedAsNew
+
+    def publish(self, stage: RunStatus, *, note: str | None = None, queue_position: int | None = None) -> None:
+        """Show a live stage and its progress in custom status (what GET /videos/{id} reads while the run runs)."""
+        self.update(stage=RunStatus(stage))
+        self.context.set_custom_status(self.view(stage, note=note, queue_position=queue_position).to_dict())
+
+    def view(self, stage: RunStatus, **extra) -> RunView:
+        return RunView.of(
+            stage,
+            at=self.now.isoformat(),
+            api=self.input.options.api,
+            job=self.state.job,
+            outputs=self.state.outputs,
+            error=self.error,
+            remix_error=self.state.remix_error,
+            delete_error=self.state.delete_error,
+            **extra,
+        )
+
+    def end(self, status: RunStatus, error: dict | None = None) -> None:
+        self.final, self.error = status, error
+
+    def remix_failed(self, error: dict | None) -> None:
+        self.update(remix_error=error, step=Step.DONE)
+        self.release_capacity()
+
+    def log_crash(self, failure: BaseException) -> None:
+        if not self.context.is_replaying:
+            log.error("run %s: the orchestration failed at step %s: %r", self.id, self.state.step, failure)
+
+    # --- waiting ---
+
+    def wait(self, seconds: float):
+        """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins."""
+        if self.cancel.is_completed:
+            raise RunEnded(RunStatus.CANCELLED, cancelled_error())
+        timer = self.context.create_timer(self.now + timedelta(seconds=max(seconds, 0.05)))
+        winner = yield self.context.task_any([timer, self.cancel])
+        if winner is not timer:
+            timer.cancel()
+            raise RunEnded(RunStatus.CANCELLED, cancelled_error())
+
+    def wait_holding(self, seconds: float):
+        """A `wait` that keeps the run's slot: its lease is renewed at least every third of its length on the way."""
+        gate, slot = self.input.options.quota, self.state.slot
+        if not (gate and slot and slot.held):
+            yield from self.wait(seconds)
+            return
+        step = gate["limits"]["lease_seconds"] / 3
+        end = self.now + timedelta(seconds=seconds)
+        while True:
+            self.renew_capacity()
+            left = (end - self.now).total_seconds()
+            if left <= 0:
+                return
+            yield from self.wait(min(left, step))
+
+    # --- the quota gate ---
+
+    def quota_entity(self) -> df.EntityId:
+        return df.EntityId(QUOTA_ENTITY, self.input.options.quota["key"])
+
+    def renew_capacity(self) -> None:
+        """Renew the slot's lease once half of it has gone, so a live run never loses its slot to expiry."""
+        gate, slot = self.input.options.quota, self.state.slot
+        if not (gate and slot and slot.held):
+            return
+        now, lease = epoch(self.now), gate["limits"]["lease_seconds"]
+        if now >= slot.lease_expires - lease / 2:
+            self.context.signal_entity(self.quota_entity(), "renew", {"run_id": self.id, "now": now})
+            self.update(slot=Slot(held=True, lease_expires=now + lease))  # what the entity computes from this clock
+
+    def release_capacity(self) -> None:
+        """Give the slot (or the place in line) back to the gate; nothing when the run has neither."""
+        if not (self.input.options.quota and self.state.slot):
+            return
+        self.context.signal_entity(self.quota_entity(), "release", {"run_id": self.id, "now": epoch(self.now)})
+        self.update(slot=None)
+
+
+# --- the steps ---
+
+
+def prepare_reference(run: Run):
+    """Fit the reference image (an upload, a blob, or a frame of an earlier run) to the video, once."""
+    run.publish(RunStatus.QUEUED)
+    if run.input.request.get("input_reference") and not run.state.reference:
+        payload = {"run_id": run.id, "request": dict(run.input.request)}
+        run.update(reference=(yield run.context.call_activity_with_retry(PREPARE_REFERENCE, SAFE_RETRY, payload)))
+
+
+def wait_for_capacity(run: Run):
+    """Take a slot at the provider's quota gate; while none is free, show the place in line and ask again.
+
+    A long wait continues as new every `polls_per_execution` checks; the place in line is the entity's, so asking
+    again in the new execution keeps it.
+    """
+    gate = run.input.options.quota
+    if not gate:
+        return  # the gate is off (SORA_QUOTA_GATE=false): 429s from the provider are waited out instead
+    checks = 0
+    while True:
+        run.update(slot=Slot(held=False))  # asked: from here on every way out gives the place in line back
+        ask = {"run_id": run.id, "now": epoch(run.now), "limits": gate["limits"]}
+        admission = yield run.context.call_entity(run.quota_entity(), "acquire", ask)
+        if admission["granted"]:
+            run.update(slot=Slot(held=True, lease_expires=admission["lease_expires"]))
+            return
+        checks += 1
+        if checks >= run.input.options.polls_per_execution:
+            run.continue_as_new()
+        if run.now >= run.deadline:
+            minutes = run.input.options.timeout_minutes
+            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes:g} minutes"))
+        run.publish(RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
+        # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
+        yield from run.wait(waiting_poll_delay(admission["position"]))
+
+
+def create_job(run: Run):
     """Create the provider job; a refusal that can pass (429, 5xx) waits on a durable timer and tries again.
 
     A 5xx is retried once per configured wait, then fails the run. A 429 means the provider is at capacity, which
-    is no reason to give up: the run waits for capacity (the last wait repeating) until its deadline.
+    is no reason to give up: the run waits (the last wait repeating) until its deadline.
     """
-    state = run["state"]
-    stage = state["stage"]
-    state["samples"], state["polls"] = [], 0
-    delays = run["options"].get("create_retry_seconds") or CREATE_BACKOFF_SECONDS
-    deadline = datetime.fromisoformat(run["deadline"])
+    if run.state.step.is_remix:  # the chained remix of this run's stored video
+        stage = RunStatus.REMIXING
+        activity, payload = REMIX_PROVIDER_JOB, {"source_job_id": run.state.job["id"]}
+        payload["prompt"] = run.input.request["remix"]["prompt"]
+        run.update(generation_job=run.state.job)
+    elif run.input.remix_of:  # POST /videos/{id}/remix: this run's video is a remix of another run's
+        stage = RunStatus.SUBMITTING
+        activity = REMIX_PROVIDER_JOB
+        payload = {"source_job_id": run.input.remix_of["job_id"], "prompt": run.input.request["prompt"]}
+    else:
+        stage = RunStatus.SUBMITTING
+        activity, payload = CREATE_PROVIDER_JOB, {"request": dict(run.input.request), "reference": run.state.reference}
+    run.publish(stage)
+    delays = run.input.options.create_retry_seconds
     attempt = 0
     while True:
         try:
-            job = yield context.call_activity(activity, {"run_id": run["run_id"], **payload})
-            publish(context, run, stage, job=job)
-            return job
+            job = yield run.context.call_activity(activity, {"run_id": run.id, **payload})
+            run.update(job=job, samples=(), polls=0)
+            run.publish(stage)
+            return
         except Exception as failure:
+            if not is_typed_failure(failure):
+                raise
             error = run_failure(error_from_failure(failure))
         at_capacity = error["code"] == RATE_LIMITED
         if not error.get("retryable") or (attempt >= len(delays) and not at_capacity):
             raise RunEnded(RunStatus.FAILED, error)
         delay = max(float(error.get("retry_after") or 0), delays[min(attempt, len(delays) - 1)])
-        if context.current_utc_datetime + timedelta(seconds=delay) >= deadline:
-            minutes = run["options"]["timeout_minutes"]
-            message = f"the provider accepted no job within {minutes} minutes ({error['message']})"
+        if run.now + timedelta(seconds=delay) >= run.deadline:
+            minutes = run.input.options.timeout_minutes
+            message = f"the provider accepted no job within {minutes:g} minutes ({error['message']})"
             raise RunEnded(RunStatus.FAILED, run_error("timeout", message, provider_code=error.get("provider_code")))
         attempt += 1
         refusal = error.get("provider_code") or error["code"]
-        publish(context, run, RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
-                note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
-        yield from wait_holding(context, run, delay, cancel)
+        run.publish(RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
+                    note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
+        yield from run.wait_holding(delay)
 
 
-def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, stage: RunStatus):
-    """Poll the provider job on durable timers until it ends; returns False when the run continued as new."""
-    state = run["state"]
-    deadline = datetime.fromisoformat(run["deadline"])
-    job = state["job"]
+def render(run: Run):
+    """Poll the provider job on durable timers until it ends; a long render continues as new."""
+    stage = RunStatus.REMIXING if run.state.step.is_remix else RunStatus.GENERATING
+    created = datetime.fromisoformat(run.input.created_at)
     while True:
-        if job["status"] == "succeeded":
-            return True
-        if job["status"] in ("failed", "cancelled"):
+        job = run.state.job
+        status = JobStatus(job["status"])
+        if status == JobStatus.SUCCEEDED:
+            # From here the provider's copy is a paid video: kept until stored, retried until shortly before expiry.
+            until = store_deadline(job, run.now).isoformat()
+            run.update(succeeded_jobs=(*run.state.succeeded_jobs, job["id"]), store_attempts=0, store_until=until)
+            run.release_capacity()  # the provider is done with the job; downloads hold no provider slot
+            return
+        if status in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise RunEnded(RunStatus.FAILED, provider_failure(job))
-        if job["status"] == "expired":
+        if status == JobStatus.EXPIRED:
             raise RunEnded(RunStatus.FAILED, run_error("expired", "the provider job expired before it was stored"))
-        now = context.current_utc_datetime
-        if now >= deadline:
-            minutes = run["options"]["timeout_minutes"]
-            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"the job did not finish within {minutes} minutes"))
-        if state["polls"] >= run["options"].get("polls_per_execution", POLLS_PER_EXECUTION):
-            state["polls"] = 0
-            context.continue_as_new(run)
-            return False
-        clock = (now - datetime.fromisoformat(run["created_at"])).total_seconds()
-        samples = [ProgressSample.from_list(pair) for pair in state["samples"]]
+        if run.now >= run.deadline:
+            minutes = run.input.options.timeout_minutes
+            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"the job did not finish within {minutes:g} minutes"))
+        if run.state.polls >= run.input.options.polls_per_execution:
+            run.update(polls=0)
+            run.continue_as_new()
+        clock = (run.now - created).total_seconds()
+        samples = [ProgressSample(at, progress) for at, progress in run.state.samples]
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
-        remaining = (deadline - now).total_seconds()
-        bounds = polling_bounds(run["options"])
-        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds)
-        yield from wait_holding(context, run, delay, cancel)
-        job = yield context.call_activity_with_retry("get_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
-        state["job"], state["polls"] = job, state["polls"] + 1
-        clock = (context.current_utc_datetime - datetime.fromisoformat(run["created_at"])).total_seconds()
-        sample = [clock, float(job.get("progress") or 0)]
-        state["samples"] = [*state["samples"], sample][-SAMPLE_WINDOW:]
-        publish(context, run, stage, job=job)
+        remaining = (run.deadline - run.now).total_seconds()
+        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
+        yield from run.wait_holding(delay)
+        job = yield run.context.call_activity_with_retry(GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"]})
+        sample = ((run.now - created).total_seconds(), float(job.get("progress") or 0))
+        run.update(job=job, polls=run.state.polls + 1, samples=(*run.state.samples, sample)[-SAMPLE_WINDOW:])
+        run.publish(stage)
 
 
-def polling_bounds(options: dict) -> PollingBounds:
+def bounds(run: Run) -> PollingBounds:
     """The polling policy's bounds for this run: the defaults, with the first wait and floor its settings chose."""
-    chosen = options.get("polling") or {}
+    chosen = run.input.options.polling
     return dataclasses.replace(DEFAULT_BOUNDS, **{k: float(chosen[k]) for k in ("initial", "floor") if k in chosen})
 
 
-def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel, *, may_continue: bool = False):
-    """Take a slot at the provider's quota gate; while none is free, show the place in line and ask again.
+def store_outputs(run: Run):
+    """Download every output of the finished job straight into Blob Storage, in parallel activities.
 
-    Returns False when the run continued as new to keep a long wait's history bounded (only where `may_continue`:
-    the first wait, which the story resumes from its start); True once the slot is held or the gate is off.
+    Storage that fails (down, throttled, a crashed worker) is retried on durable timers until shortly before the
+    provider's copy expires; only then does the run fail as `expired`, keeping every output it did store.
     """
-    gate = run["options"].get("quota")
-    if not gate:
-        return True  # the gate is off (SORA_QUOTA_GATE=false): 429s from the provider are waited out instead
-    state = run["state"]
-    deadline = datetime.fromisoformat(run["deadline"])
-    checks = 0
+    remix_step = run.state.step.is_remix
+    source = "remix" if remix_step or run.input.remix_of else "generation"
+    folder = "remix/" if remix_step else ""
+    job = run.state.job
+    until = datetime.fromisoformat(run.state.store_until) if run.state.store_until else store_deadline(job, run.now)
+    run.publish(RunStatus.DOWNLOADING)
+    absent: set[tuple] = set()
     while True:
-        now = context.current_utc_datetime
-        state["slot"] = {"held": False}  # asked: from here on the final section gives the place in line back
-        ask = {"run_id": run["run_id"], "now": epoch(now), "limits": gate["limits"]}
-        admission = yield context.call_entity(quota_entity(gate), "acquire", ask)
-        if admission["granted"]:
-            state["slot"] = {"held": True, "lease_expires": admission["lease_expires"]}
-            return True
-        checks += 1
-        if may_continue and checks >= run["options"].get("polls_per_execution", POLLS_PER_EXECUTION):
-            context.continue_as_new(run)  # the place in line is the entity's: asking again keeps it
-            return False
-        if now >= deadline:
-            minutes = run["options"]["timeout_minutes"]
-            raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes} minutes"))
-        publish(context, run, RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
-        # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
-        yield from wait(context, waiting_poll_delay(admission["position"]), cancel)
+        stored = {(o["source"], o["kind"], int(o.get("index") or 0)) for o in run.state.outputs}
+        pending = [o for o in job.get("outputs", []) if (source, o["kind"], int(o["index"])) not in stored | absent]
+        tasks = [
+            run.context.call_activity(
+                STORE_PROVIDER_OUTPUT, {"run_id": run.id, "output": output, "source": source, "folder": folder}
+            )
+            for output in pending
+        ]
+        results, failures = yield from settle_all(run.context, tasks)
+        for i, (output, result) in enumerate(zip(pending, results, strict=True)):
+            if result is None and i not in failures:  # an optional part the provider does not serve
+                absent.add((source, output["kind"], int(output["index"])))
+        run.update(outputs=(*run.state.outputs, *(result for result in results if result)))
+        if not failures:
+            break
+        errors = [error_from_failure(failure) for failure in failures.values()]
+        final = [error for error in errors if run_failure(error)["code"] in STORE_FINAL_CODES]
+        if final:
+            raise RunEnded(RunStatus.FAILED, run_failure(final[0]))
+        attempt = run.state.store_attempts + 1
+        run.update(store_attempts=attempt)
+        delay = next_store_wait(attempt, run.input.options.store_retry_seconds)
+        if run.now + timedelta(seconds=delay) >= until:
+            message = (f"storing the outputs failed until shortly before the provider's copy expires "
+                       f"({until.isoformat()}): {errors[0]['message']}")  # fmt: skip
+            raise RunEnded(RunStatus.FAILED, run_error("expired", message, provider_code=errors[0].get("code")))
+        if not run.context.is_replaying:
+            log.warning("run %s: storing failed (%s), attempt %d; retrying in %g s", run.id, errors[0]["code"],
+                        attempt, delay)  # fmt: skip
+        if attempt % run.input.options.polls_per_execution == 0:
+            run.continue_as_new()
+        run.publish(RunStatus.DOWNLOADING, note=f"storage failed ({errors[0]['code']}), retrying in {delay:g} s")
+        yield from run.wait(delay)
+    run.update(stored_jobs=(*run.state.stored_jobs, job["id"]), store_attempts=0, store_until=None)
 
 
-def wait_holding(context: df.DurableOrchestrationContext, run: dict, seconds: float, cancel):
-    """A `wait` that keeps the run's slot: its lease is renewed at least every third of its length on the way."""
-    gate, slot = run["options"].get("quota"), run["state"].get("slot")
-    if not (gate and slot and slot["held"]):
-        yield from wait(context, seconds, cancel)
-        return
-    step = gate["limits"]["lease_seconds"] / 3
-    end = context.current_utc_datetime + timedelta(seconds=seconds)
+def settle_all(context: df.DurableOrchestrationContext, tasks: list):
+    """Wait for every task; returns each one's result (None where it failed) and the failures by position."""
+    if tasks:
+        # A failed when-all returns at its first failure; each task is read below.
+        with contextlib.suppress(Exception):
+            yield context.task_all(tasks)
+    results, failures = [], {}
+    for i, task in enumerate(tasks):
+        try:
+            results.append((yield task))
+        except Exception as failure:
+            results.append(None)
+            failures[i] = failure
+    return results, failures
+
+
+# --- the report ---
+
+
+def report(run: Run):
+    """Delete what may be deleted, give back capacity, write the manifest, tell the callback; return the result."""
+    yield from delete_provider_copies(run)
+    run.release_capacity()  # every way out gives back the slot or the place in line (after the delete)
+    view = run.view(run.final).to_dict()
+    result = {**view, "run_id": run.id, "stored_job_id": last_stored_job(run.state)}
+    manifest = {"id": run.id, "request": dict(run.input.request), "cost": run.input.cost,
+                "remix_of": run.input.remix_of, "created_at": run.input.created_at, **view}  # fmt: skip
+    try:
+        result["manifest"] = yield from with_storage_retry(run, WRITE_RUN_MANIFEST, manifest, MANIFEST_RETRY_WINDOW)
+    except RunEnded as ended:
+        result["manifest"], result["manifest_error"] = None, ended.error
+    if run.input.request.get("callback_url"):
+        callback = {"url": run.input.request["callback_url"], "run": manifest}
+        try:
+            yield from with_retry(run, DELIVER_RUN_CALLBACK, callback, CALLBACK_RETRY_SECONDS)
+        except RunEnded as ended:  # a receiver that is down must not undo a finished video
+            result["callback_error"] = ended.error
+    return result
+
+
+def with_retry(run: Run, activity: str, payload: dict, delays) -> Generator:
+    """Call `activity`; a retryable typed failure waits on a durable timer and tries again, once per delay.
+
+    Raises RunEnded(failed) with the last error when it gives up (a cancel arriving now does not stop a report).
+    """
+    waits = list(delays)
     while True:
-        renew_capacity(context, run)
-        left = (end - context.current_utc_datetime).total_seconds()
-        if left <= 0:
-            return
-        yield from wait(context, min(left, step), cancel)
+        try:
+            return (yield run.context.call_activity(activity, payload))
+        except Exception as failure:
+            error = error_from_failure(failure)
+        if not waits or not error.get("retryable"):
+            raise RunEnded(RunStatus.FAILED, error)
+        yield run.context.create_timer(run.now + timedelta(seconds=waits.pop(0)))
 
 
-def renew_capacity(context: df.DurableOrchestrationContext, run: dict) -> None:
-    """Renew the slot's lease once half of it has gone, so a live run never loses its slot to expiry."""
-    gate, slot = run["options"].get("quota"), run["state"].get("slot")
-    if not (gate and slot and slot["held"]):
-        return
-    now, lease = epoch(context.current_utc_datetime), gate["limits"]["lease_seconds"]
-    if now >= slot["lease_expires"] - lease / 2:
-        context.signal_entity(quota_entity(gate), "renew", {"run_id": run["run_id"], "now": now})
-        slot["lease_expires"] = now + lease  # what the entity computes from the same clock
+def with_storage_retry(run: Run, activity: str, payload: dict, window: timedelta) -> Generator:
+    """`with_retry` on the store schedule, for up to `window`: storage that is down is waited out."""
+    delays, total, attempt = [], 0.0, 0
+    while total < window.total_seconds() and len(delays) < 200:
+        attempt += 1
+        delays.append(next_store_wait(attempt, run.input.options.store_retry_seconds))
+        total += delays[-1]
+    return (yield from with_retry(run, activity, payload, delays))
 
 
-def release_capacity(context: df.DurableOrchestrationContext, run: dict) -> None:
-    """Give the slot (or the place in line) back to the gate; nothing when the run has neither."""
-    gate, slot = run["options"].get("quota"), run["state"].get("slot")
-    if not (gate and slot):
-        return
-    payload = {"run_id": run["run_id"], "now": epoch(context.current_utc_datetime)}
-    context.signal_entity(quota_entity(gate), "release", payload)
-    run["state"]["slot"] = None
+def delete_provider_copies(run: Run):
+    """Best-effort delete of provider jobs that hold nothing of value (cancelled, failed or timed-out renders), and
+    of stored ones when DELETE_PROVIDER_COPY asks. A finished video that was not stored is never deleted."""
+    state = run.state
+    for job in (state.generation_job, state.job):
+        if not job or job["id"] in state.deleted_jobs:
+            continue
+        paid = job["id"] in state.succeeded_jobs
+        if paid and not (job["id"] in state.stored_jobs and run.input.options.delete_provider_copy):
+            continue
+        try:
+            yield run.context.call_activity_with_retry(DELETE_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"]})
+            run.update(deleted_jobs=(*run.state.deleted_jobs, job["id"]))
+        except Exception as failure:
+            run.update(delete_error={**error_from_failure(failure), "job_id": job["id"]})
+        state = run.state
 
 
-def quota_entity(gate: dict) -> df.EntityId:
-    return df.EntityId(QUOTA_ENTITY, gate["key"])
+def last_stored_job(state: RunState) -> str | None:
+    """The provider job whose video is this run's latest stored one (what a remix of this run starts from)."""
+    return state.stored_jobs[-1] if state.stored_jobs else None
 
 
 def epoch(moment: datetime) -> float:
@@ -255,137 +491,14 @@ def epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def store_outputs(context: df.DurableOrchestrationContext, run: dict, cancel, *, source: str, folder: str = ""):
-    """Download every output of the current job straight into Blob Storage, in parallel activities."""
-    state = run["state"]
-    stage = state["stage"]
-    publish(context, run, RunStatus.DOWNLOADING)
-    payloads = [
-        {"run_id": run["run_id"], "output": output, "source": source, "folder": folder}
-        for output in state["job"].get("outputs", [])
-    ]
-    stored = yield from call_in_parallel(context, cancel, "store_provider_output", payloads, DOWNLOAD_RETRY_SECONDS)
-    state["outputs"] = [*state["outputs"], *(item for item in stored if item)]
-    publish(context, run, stage)
-
-
-def call_in_parallel(context: df.DurableOrchestrationContext, cancel, activity: str, payloads: list, delays):
-    """One activity per payload, all at once; those that failed retryably run again after each delay in turn.
-
-    A typed final failure (an expired or missing output) fails at once instead of being retried like a transient
-    one; an untyped failure (a crashed worker) may be transient and is retried.
-    """
-    results: dict[int, object] = {}
-    for delay in (*delays, None):
-        tasks = {i: context.call_activity(activity, payload) for i, payload in enumerate(payloads) if i not in results}
-        # A failed when-all returns at its first failure; the loop below then waits for every task.
-        with contextlib.suppress(Exception):
-            yield context.task_all(list(tasks.values()))
-        failures = []
-        for i, task in tasks.items():
-            try:
-                results[i] = yield task
-            except Exception as failure:
-                failures.append(failure)
-        if not failures:
-            return [results[i] for i in range(len(payloads))]
-        final = [failure for failure in failures if is_final_failure(error_from_failure(failure))]
-        if final or delay is None:
-            raise (final or failures)[0]
-        yield from wait(context, delay, cancel)
-    raise AssertionError("unreachable")
-
-
-def is_final_failure(error: dict) -> bool:
-    return not error.get("retryable") and error.get("code") != "internal_error"
-
-
-def delete_provider_jobs(context: df.DurableOrchestrationContext, run: dict):
-    """Best-effort delete of the provider's copies (after a cancel, a failure, a timeout, or by setting)."""
-    state = run["state"]
-    for job in (state.get("generation_job"), state.get("job")):
-        if not job or job["id"] in state.setdefault("deleted_jobs", []):
-            continue
-        try:
-            yield context.call_activity_with_retry("delete_provider_job", STORAGE_RETRY, {"job_id": job["id"]})
-            state["deleted_jobs"].append(job["id"])
-        except Exception as failure:
-            state["delete_error"] = error_from_failure(failure)
-
-
-def wait(context: df.DurableOrchestrationContext, seconds: float, cancel):
-    """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins."""
-    if cancel.is_completed:
-        raise RunEnded(RunStatus.CANCELLED, cancelled_error())
-    timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=max(seconds, 0.05)))
-    winner = yield context.task_any([timer, cancel])
-    if winner is not timer:
-        timer.cancel()
-        raise RunEnded(RunStatus.CANCELLED, cancelled_error())
-
-
-def publish(
-    context: df.DurableOrchestrationContext, run: dict, stage: RunStatus, *, job=None, note=None, queue_position=None
-) -> dict:
-    """Record a live stage and its progress in custom status (what GET /videos/{id} shows); return the view."""
-    state = run["state"]
-    stage = RunStatus(stage)
-    if not stage.is_final:
-        state["stage"] = stage
-    job = job or state.get("job")
-    status = {
-        "status": stage,
-        "progress": 100 if stage == RunStatus.COMPLETED else overall_progress(stage, job),
-        "provider": provider_view(run, job),
-        "outputs": state["outputs"],
-        "error": state.get("error") if stage.is_final else None,
-        "note": note,
-        "queue_position": queue_position,
-        "updated_at": context.current_utc_datetime.isoformat(),
-    }
-    if stage.is_final:
-        status["completed_at"] = status["updated_at"]
-        status["run_id"] = run["run_id"]
-    else:
-        # A final status is shown only as the orchestration's output, after the manifest and the callback: a
-        # client that reads `completed` or `failed` can rely on run.json being written (and may delete the run).
-        context.set_custom_status(status)
-    return status
-
-
-def overall_progress(stage: RunStatus, job: dict | None) -> int:
-    """Run progress 0-100: the provider's render progress, scaled into the generation (or remix) span."""
-    provider = int((job or {}).get("progress") or 0)
-    spans = {
-        RunStatus.QUEUED: (0, 0),
-        RunStatus.SUBMITTING: (0, 2),
-        RunStatus.GENERATING: (2, 90),
-        RunStatus.DOWNLOADING: (90, 98),
-        RunStatus.REMIXING: (50, 90),
-    }
-    low, high = spans.get(RunStatus(stage), (0, 0))
-    return int(low + (high - low) * min(max(provider, 0), 100) / 100)
-
-
-def provider_view(run: dict, job: dict | None) -> dict | None:
-    if not job:
-        return None
-    return {
-        "api": run["options"]["api"],
-        "job_id": job.get("id"),
-        "status": job.get("provider_status"),
-        "progress": job.get("progress"),
-    }
-
-
 def provider_failure(job: dict) -> dict:
+    """A job that ended failed or cancelled at the provider, in the run's words (moderation kept apart)."""
     error = job.get("error") or {}
-    code = error.get("code") or "provider_failed"
     return {
         "code": "content_policy" if error.get("content_policy") else "provider_failed",
         "message": error.get("message") or f"the provider job ended {job.get('provider_status')}",
         "retryable": False,
-        "provider_code": code,
+        "provider_code": error.get("code") or "provider_failed",
     }
 
 

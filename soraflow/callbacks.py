@@ -23,7 +23,7 @@ DEFAULT_TOLERANCE_SECONDS = 300
 
 
 class CallbackDeliveryError(SoraflowError):
-    """The callback endpoint did not accept the delivery after every attempt."""
+    """The callback endpoint did not accept the delivery: `retryable` unless it answered with a refusal (4xx)."""
 
     code = "callback_failed"
 
@@ -74,6 +74,7 @@ def deliver_callback(
     owned = client is None
     client = client or httpx.Client(timeout=timeout, follow_redirects=False)
     last_problem = "no attempt made"
+    rejected = False
     try:
         for attempt in range(1, attempts + 1):
             headers = {"content-type": "application/json", "user-agent": "soraflow-callback/1"}
@@ -88,12 +89,13 @@ def deliver_callback(
                     return CallbackResult(response.status_code, attempt)
                 last_problem = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in (408, 429):
-                    break  # the receiver rejected it; sending it again will not change its mind
+                    rejected = True  # the receiver rejected it; sending it again will not change its mind
+                    break
             if attempt < attempts:
                 sleep(min(base_delay * 2 ** (attempt - 1), 60.0))
         raise CallbackDeliveryError(
             f"callback to {_safe_origin(url)} failed after {attempt} attempt(s): {last_problem}",
-            retryable=False,
+            retryable=not rejected,
         )
     finally:
         if owned:

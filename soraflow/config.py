@@ -11,6 +11,10 @@ from soraflow.polling import DEFAULT_BOUNDS
 
 SORA_APIS = ("videos", "jobs")
 DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
+# Waits before storing a finished video again after storage failed; the last repeats until shortly before the
+# provider deletes its copy (see soraflow.retention).
+DEFAULT_STORE_RETRY_SECONDS = (3.0, 6.0, 12.0, 24.0, 60.0, 120.0, 300.0)
+DEFAULT_POLLS_PER_EXECUTION = 40
 MAX_CREATE_RETRIES = 20
 
 
@@ -34,9 +38,10 @@ class Settings:
     video_request_container: str = "video-requests"
     run_timeout_minutes: float = 60.0
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
+    store_retry_seconds: tuple[float, ...] = DEFAULT_STORE_RETRY_SECONDS
     poll_initial_seconds: float = DEFAULT_BOUNDS.initial
     poll_floor_seconds: float = DEFAULT_BOUNDS.floor
-    polls_per_execution: int = 40
+    polls_per_execution: int = DEFAULT_POLLS_PER_EXECUTION
     taskhub_name: str = "soraflow"
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
@@ -68,9 +73,12 @@ class Settings:
             video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
+            store_retry_seconds=_seconds_list(env, "STORE_RETRY_SECONDS", default=DEFAULT_STORE_RETRY_SECONDS),
             poll_initial_seconds=_number(env, "POLL_INITIAL_SECONDS", default=DEFAULT_BOUNDS.initial, minimum=0.05),
             poll_floor_seconds=_number(env, "POLL_FLOOR_SECONDS", default=DEFAULT_BOUNDS.floor, minimum=0.05),
-            polls_per_execution=_integer(env, "RUN_POLLS_PER_EXECUTION", default=40, minimum=1),
+            polls_per_execution=_integer(
+                env, "RUN_POLLS_PER_EXECUTION", default=DEFAULT_POLLS_PER_EXECUTION, minimum=1
+            ),
             taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
             delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
             sora_pricing=_text(env, "SORA_PRICING") or None,

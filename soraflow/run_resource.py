@@ -1,4 +1,5 @@
-"""The run resource clients see (GET /api/videos/{id}), composed from the orchestration's durable status."""
+"""The run resource clients see (GET /api/videos/{id}), composed from the orchestration's durable status and the
+run's view (`soraflow.run_view`): its custom status while it runs, its output once it ended."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def build_run_resource(
         "provider": latest.get("provider"),
         "outputs": outputs,
         "error": error if status in (RunStatus.FAILED, RunStatus.CANCELLED) else None,
+        "remix_error": latest.get("remix_error"),
+        "delete_error": latest.get("delete_error"),
         "cost": run_input.get("cost"),
         "created_at": _iso(instance.get("createdTime")) or run_input.get("created_at"),
         "updated_at": latest.get("updated_at") or _iso(instance.get("lastUpdatedTime")),

@@ -85,6 +85,19 @@ def error_to_dict(error: SoraflowError) -> dict:
     }
 
 
+def is_typed_failure(failure: BaseException | str) -> bool:
+    """True when a durable task failure carries a typed soraflow error (raised by an activity on purpose)."""
+    text = str(failure)
+    start = text.find(ERROR_MARKER)
+    if start < 0:
+        return False
+    try:
+        error, _ = json.JSONDecoder().raw_decode(text, start + len(ERROR_MARKER))
+    except ValueError:
+        return False
+    return isinstance(error, dict) and "code" in error
+
+
 def error_from_failure(failure: BaseException | str) -> dict:
     """The typed error inside a durable task failure, or an `internal_error` carrying its text."""
     text = str(failure)

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import azure.durable_functions as df
 import azure.functions as func
 
+from orchestrators.video_run import ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
 from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
-from triggers.runs import ORCHESTRATOR, build_run_input, check_reference, find_run
+from triggers.runs import build_run_input, check_reference, find_run
 
 bp = df.Blueprint()
 log = logging.getLogger("soraflow.blob_requests")

@@ -7,6 +7,7 @@ import json
 import azure.durable_functions as df
 import azure.functions as func
 
+from soraflow.run_view import RUN_RESOURCE_FIELDS
 from soraflow.runs import RunStatus
 from soraflow.video_request import (
     MAX_CALLBACK_URL_CHARS,
@@ -56,10 +57,7 @@ METADATA = {
     "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_CHARS},
 }
 # Every key build_run_resource writes is always present (null when it does not apply).
-RUN_FIELDS = [
-    *("id", "status", "progress", "queue_position", "request", "provider", "outputs", "error", "cost"),
-    *("created_at", "updated_at", "completed_at"),
-]
+RUN_FIELDS = list(RUN_RESOURCE_FIELDS)
 SCHEMAS = {
     "VideoRequest": {
         "type": "object",
@@ -129,6 +127,8 @@ SCHEMAS = {
             },
             "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Output"}},
             "error": ERROR,
+            "remix_error": {**ERROR, "description": "why a chained remix failed; the run still completed"},
+            "delete_error": {**ERROR, "description": "why a provider copy meant to be deleted could not be"},
             "cost": {
                 "type": ["object", "null"],
                 "properties": {"estimated_usd": {"type": ["number", "null"]}, "seconds": {"type": "integer"}},

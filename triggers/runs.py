@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
+from orchestrators.run_state import RunInput, RunOptions
+from orchestrators.video_run import ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import FieldError, RequestValidationError
 from soraflow.pricing import estimate_cost
@@ -20,8 +22,6 @@ from soraflow.runs import RunStatus, is_valid_run_id
 from soraflow.storage import BlobNotFoundError, container_store
 from soraflow.video_request import ReferenceSource, VideoRequest
 
-ORCHESTRATOR = "video_run_orchestrator"
-CANCEL_EVENT = "cancel"
 UPLOAD_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
@@ -36,25 +36,27 @@ def build_run_input(
 ) -> dict:
     """The orchestration's input: the validated request, the settings it needs, its cost and its deadline."""
     now = datetime.now(UTC)
-    return {
-        "run_id": run_id,
-        "request": request.to_dict(),
-        "options": {
-            "api": settings.sora_api,
-            "timeout_minutes": settings.run_timeout_minutes,
-            "create_retry_seconds": list(settings.create_retry_seconds),
-            "polling": {"initial": settings.poll_initial_seconds, "floor": settings.poll_floor_seconds},
-            "polls_per_execution": settings.polls_per_execution,
-            "delete_provider_copy": settings.delete_provider_copy,
-            "quota": quota_options(settings),
-        },
-        "cost": estimate_cost(request, settings.sora_pricing).to_dict(),
-        "created_at": now.isoformat(),
-        "deadline": (now + timedelta(minutes=settings.run_timeout_minutes)).isoformat(),
-        "fingerprint": fingerprint,
-        "remix_of": remix_of,
-        "origin": origin or {"kind": "http"},
-    }
+    options = RunOptions(
+        api=settings.sora_api,
+        timeout_minutes=settings.run_timeout_minutes,
+        create_retry_seconds=settings.create_retry_seconds,
+        store_retry_seconds=settings.store_retry_seconds,
+        polling={"initial": settings.poll_initial_seconds, "floor": settings.poll_floor_seconds},
+        polls_per_execution=settings.polls_per_execution,
+        delete_provider_copy=settings.delete_provider_copy,
+        quota=quota_options(settings),
+    )
+    return RunInput(
+        run_id=run_id,
+        request=request.to_dict(),
+        options=options,
+        cost=estimate_cost(request, settings.sora_pricing).to_dict(),
+        created_at=now.isoformat(),
+        deadline=(now + timedelta(minutes=settings.run_timeout_minutes)).isoformat(),
+        fingerprint=fingerprint,
+        remix_of=remix_of,
+        origin=origin or {"kind": "http"},
+    ).to_dict()
 
 
 async def check_reference(client: df.DurableOrchestrationClient, source: ReferenceSource | None) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
+from orchestrators.video_run import CANCEL_EVENT, ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import load_price_table
@@ -32,8 +33,6 @@ from soraflow.video_request import (
 )
 from triggers.problems import ContentTooLarge, UnsupportedMediaType, field_problem, problem, problem_from_error
 from triggers.runs import (
-    CANCEL_EVENT,
-    ORCHESTRATOR,
     UPLOAD_EXTENSIONS,
     build_run_input,
     check_reference,
@@ -296,8 +295,11 @@ def reference_containers(settings: Settings) -> tuple[str, ...]:
 
 
 def remix_source_job(instance: dict) -> str | None:
-    state_job = ((instance.get("output") or {}).get("provider") or {}).get("job_id")
-    return state_job
+    """The provider job whose video the run stored last (the remix's, if a chained remix succeeded)."""
+    output = instance.get("output") or {}
+    if "stored_job_id" in output:
+        return output["stored_job_id"]
+    return (output.get("provider") or {}).get("job_id")  # runs finished before stored_job_id was recorded
 
 
 # --- read, list ---

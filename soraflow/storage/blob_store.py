@@ -61,6 +61,11 @@ _METADATA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=[\x20-\x7e]*)?")
 
 
+# The SDK's default policy retries a refused connection for about 85 s inside one call, holding the worker; a short
+# in-call retry (about 4 s) hands a longer outage to the orchestration's durable timers instead.
+IN_CALL_RETRY = {"retry_total": 2, "initial_backoff": 1, "increment_base": 2}
+
+
 class BlobStoreError(SoraflowError):
     """Blob Storage refused or failed an operation; `retryable` says whether trying again can help."""
 
@@ -194,7 +199,7 @@ class BlobStore:
         """A store for the container named in `VIDEO_OUTPUT_CONTAINER`, connected through `VIDEO_STORAGE`."""
         env = os.environ if env is None else env
         container = config._container(env, container_setting, "videos")
-        return cls(lambda: resolve_connection(setting, env), container, **options)
+        return cls(lambda: resolve_connection(setting, env), container, **{**IN_CALL_RETRY, **options})
 
     @property
     def connection(self) -> StorageConnection:
