@@ -193,7 +193,7 @@ class BlobStore:
     ) -> BlobStore:
         """A store for the container named in `VIDEO_OUTPUT_CONTAINER`, connected through `VIDEO_STORAGE`."""
         env = os.environ if env is None else env
-        container = config._container(env, container_setting, "videos")
+        container = config.container_setting(env, container_setting, config.DEFAULT_OUTPUT_CONTAINER)
         return cls(lambda: resolve_connection(setting, env), container, **options)
 
     @property
