@@ -178,7 +178,9 @@ def request_trigger(env: Mapping[str, str] | None = None) -> RequestTrigger:
     source = next((s for s in REQUEST_TRIGGER_SOURCES if s.lower() == raw_source.lower()), None)
     if source is None:
         allowed = " or ".join(REQUEST_TRIGGER_SOURCES)
-        problems.append(ConfigurationError("VIDEO_REQUEST_TRIGGER_SOURCE", f"must be {allowed}, got {raw_source!r}"))
+        # A typo is worth echoing; a long value may be something pasted into the wrong setting, so only its length is.
+        got = repr(raw_source) if len(raw_source) <= 30 else f"a {len(raw_source)}-character value"
+        problems.append(ConfigurationError("VIDEO_REQUEST_TRIGGER_SOURCE", f"must be {allowed}, got {got}"))
         source = REQUEST_TRIGGER_SOURCES[0]
     try:
         container = container_setting(env, "VIDEO_REQUEST_CONTAINER", DEFAULT_REQUEST_CONTAINER)

@@ -170,10 +170,28 @@ SCHEMAS = {
             },
         },
     },
-    "Health": {
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Readiness": {
         "type": "object",
         "required": ["status", "checks"],
-        "properties": {"status": {"enum": ["ok", "unhealthy"]}, "checks": {"type": "object"}},
+        "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "checks": {
+                "type": "object",
+                "description": "settings, task_hub, blob_trigger (source, container), storage, provider: each has "
+                "`ok`, and names the `setting` or gives a `code` and `message` when it is not",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["ok"],
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "setting": {"type": "string"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -377,16 +395,29 @@ def openapi_document() -> dict:
             "/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Settings, storage and provider reachability",
+                    "summary": "Liveness: the app answers (no settings, storage or provider call)",
                     "security": [],
                     "responses": {
                         "200": {
-                            "description": "healthy",
+                            "description": "alive",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                         },
+                    },
+                }
+            },
+            "/health/ready": {
+                "get": {
+                    "operationId": "readiness",
+                    "summary": "Readiness: settings, task hub, blob trigger, storage and provider (cached for 5 s)",
+                    "responses": {
+                        "200": {
+                            "description": "ready",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}},
+                        },
+                        "401": UNAUTHORIZED,
                         "503": {
-                            "description": "unhealthy; each failed check says why",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                            "description": "not ready; each failed check names the setting or says what failed",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}},
                         },
                     },
                 }

@@ -231,6 +231,16 @@ class BlobStore:
             self._container_client = client
         return self._container_client
 
+    def container_exists(self) -> bool:
+        """Whether the output container exists: a read-only reachability check that never creates it."""
+        client = self.service_client().get_container_client(self.container)
+        try:
+            with _storage_errors("read properties of container", self.container):
+                client.get_container_properties()
+        except BlobNotFoundError:
+            return False
+        return True
+
     def _blob_client(self, name: str) -> BlobClient:
         return self.container_client().get_blob_client(name)
 
