@@ -558,3 +558,38 @@ def test_an_unreachable_service_is_a_retryable_storage_error():
 
     assert caught.value.retryable is True
     assert caught.value.code == "storage_error"
+
+
+# --- create-if-absent and leases ---
+
+
+def test_create_json_if_absent_creates_once_and_never_overwrites(store: BlobStore):
+    assert store.create_json_if_absent("claims/a.json", {"run_id": "first"}) is True
+    assert store.create_json_if_absent("claims/a.json", {"run_id": "second"}) is False
+    assert store.read_json("claims/a.json") == {"run_id": "first"}
+
+
+def test_a_leased_blob_is_written_only_with_its_lease(store: BlobStore):
+    store.create_json_if_absent("intent.json", {"v": 1})
+    with store.leased("intent.json", seconds=15) as lease:
+        with pytest.raises(BlobStoreError, match="HTTP 412"):
+            store.write_json("intent.json", {"v": 2})
+        store.write_json("intent.json", {"v": 3}, lease=lease)
+    store.write_json("intent.json", {"v": 4})  # released on leaving the block
+    assert store.read_json("intent.json") == {"v": 4}
+
+
+def test_a_second_lease_waits_a_bounded_time_then_fails_retryably(store: BlobStore):
+    store.create_json_if_absent("intent.json", {"v": 1})
+    with (
+        store.leased("intent.json", seconds=15),
+        pytest.raises(BlobStoreError, match="stayed leased by another attempt") as raised,
+        store.leased("intent.json", seconds=15, wait=0.5),
+    ):
+        pass
+    assert raised.value.retryable is True
+
+
+def test_a_lease_on_a_missing_blob_is_not_found(store: BlobStore):
+    with pytest.raises(BlobNotFoundError), store.leased("missing.json"):
+        pass
