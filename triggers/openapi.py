@@ -349,21 +349,25 @@ def openapi_document() -> dict:
             "/videos/{id}/content": {
                 "get": {
                     "operationId": "getVideoContent",
-                    "summary": "Redirect to a short-lived URL of an output, or stream it",
+                    "summary": "Redirect to a short-lived read-only URL of an output",
                     "parameters": [
                         RUN_ID,
                         {"name": "variant", "in": "query", "schema": {"enum": ["video", "thumbnail", "spritesheet"]}},
                         {"name": "index", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 16}},
                         {"name": "source", "in": "query", "schema": {"enum": ["generation", "remix"]}},
-                        {"name": "stream", "in": "query", "schema": {"enum": ["true", "false"]}},
+                        {
+                            "name": "stream",
+                            "in": "query",
+                            "schema": {"enum": ["false"]},
+                            "description": "no longer supported: any other value is a 400; follow the 302 instead",
+                        },
                     ],
                     "responses": {
-                        "200": {"description": "the output's bytes (stream=true)"},
                         "302": {
                             "description": "redirect to a read-only URL valid for 15 minutes",
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        "400": problem_response("a query parameter is invalid"),
+                        "400": problem_response("a query parameter is invalid (`stream=true` included)"),
                         "401": UNAUTHORIZED,
                         "404": problem_response("no such run or output"),
                         "409": problem_response("the run has not finished"),
