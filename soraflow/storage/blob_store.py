@@ -476,17 +476,6 @@ class BlobStore:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidBlobContentError(f"{blob_name} is not valid UTF-8 JSON: {exc}") from None
 
-    def read_manifest(self, run_id: str) -> dict | None:
-        """A run's manifest, or None if the run has none."""
-        name = run_blob(run_id, MANIFEST_NAME)
-        try:
-            manifest = self.read_json(name)
-        except BlobNotFoundError:
-            return None
-        if not isinstance(manifest, dict):
-            raise InvalidBlobContentError(f"{name} holds a JSON {type(manifest).__name__}, not an object")
-        return manifest
-
     def find(self, blob_name: str) -> StoredBlob | None:
         """The blob's properties, or None if it does not exist."""
         name = validate_blob_name(blob_name)
@@ -495,12 +484,6 @@ class BlobStore:
                 return self._stored(self._blob_client(name).get_blob_properties())
         except BlobNotFoundError:
             return None
-
-    def exists(self, blob_name: str) -> bool:
-        """Whether a (committed) blob of this name exists."""
-        name = validate_blob_name(blob_name)
-        with _storage_errors("check", name):
-            return bool(self._blob_client(name).exists())
 
     def list(self, prefix: str = "") -> list[StoredBlob]:
         """Every committed blob whose name starts with `prefix`, in name order."""
