@@ -36,9 +36,7 @@ def provider_quota(context: df.DurableEntityContext) -> None:
         result = gate.renew(payload.get("run_id"), now).to_dict()
     elif operation == "release":
         result = gate.release(payload.get("run_id"), now)
-    elif operation == "expire":
-        result = gate.expire(now)
     else:
-        raise ValueError(f"unknown operation {operation!r}; the gate knows acquire, renew, release and expire")
+        raise ValueError(f"unknown operation {operation!r}; the gate knows acquire, renew and release")
     context.set_state(gate.to_dict())
     context.set_result(result)

@@ -1,8 +1,10 @@
-"""App settings, read when a call needs them (never at import), each problem naming the setting."""
+"""App settings, read when a call needs them, each problem naming the setting. Only the blob trigger's source and
+container are read at indexing (`request_trigger`), because the host binds them before any call."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +18,13 @@ DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
 DEFAULT_STORE_RETRY_SECONDS = (3.0, 6.0, 12.0, 24.0, 60.0, 120.0, 300.0)
 DEFAULT_POLLS_PER_EXECUTION = 40
 MAX_CREATE_RETRIES = 20
+DEFAULT_OUTPUT_CONTAINER = "videos"
+DEFAULT_REQUEST_CONTAINER = "video-requests"
+# Blob trigger sources by their setting value (matched case-insensitively); the first is the default, the one
+# Flex Consumption supports.
+REQUEST_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
+# The Durable task hub naming rule (Azure Storage backend): a letter first, then letters and digits, 3-45 in all.
+_TASK_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 
 
 @dataclass(frozen=True)
@@ -33,16 +42,14 @@ class Settings:
     sora_quota_lease_seconds: float = 120.0
     sora_extra_models: str | None = None
     azure_client_id: str | None = None
-    video_storage: str = "VIDEO_STORAGE"
-    video_output_container: str = "videos"
-    video_request_container: str = "video-requests"
+    video_output_container: str = DEFAULT_OUTPUT_CONTAINER
+    video_request_container: str = DEFAULT_REQUEST_CONTAINER
     run_timeout_minutes: float = 60.0
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
     store_retry_seconds: tuple[float, ...] = DEFAULT_STORE_RETRY_SECONDS
     poll_initial_seconds: float = DEFAULT_BOUNDS.initial
     poll_floor_seconds: float = DEFAULT_BOUNDS.floor
     polls_per_execution: int = DEFAULT_POLLS_PER_EXECUTION
-    taskhub_name: str = "soraflow"
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
     callback_secret: str | None = None
@@ -69,8 +76,8 @@ class Settings:
             sora_quota_lease_seconds=_number(env, "SORA_QUOTA_LEASE_SECONDS", default=120.0, minimum=1.0),
             sora_extra_models=_text(env, "SORA_EXTRA_MODELS") or None,
             azure_client_id=_text(env, "AZURE_CLIENT_ID") or None,
-            video_output_container=_container(env, "VIDEO_OUTPUT_CONTAINER", "videos"),
-            video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
+            video_output_container=container_setting(env, "VIDEO_OUTPUT_CONTAINER", DEFAULT_OUTPUT_CONTAINER),
+            video_request_container=container_setting(env, "VIDEO_REQUEST_CONTAINER", DEFAULT_REQUEST_CONTAINER),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
             store_retry_seconds=_seconds_list(env, "STORE_RETRY_SECONDS", default=DEFAULT_STORE_RETRY_SECONDS),
@@ -79,7 +86,6 @@ class Settings:
             polls_per_execution=_integer(
                 env, "RUN_POLLS_PER_EXECUTION", default=DEFAULT_POLLS_PER_EXECUTION, minimum=1
             ),
-            taskhub_name=_text(env, "TASKHUB_NAME", default="soraflow"),
             delete_provider_copy=_flag(env, "DELETE_PROVIDER_COPY", default=False),
             sora_pricing=_text(env, "SORA_PRICING") or None,
             callback_secret=_text(env, "CALLBACK_SECRET") or None,
@@ -150,12 +156,56 @@ def _seconds_list(env: Mapping[str, str], name: str, *, default: tuple[float, ..
     return tuple(values)
 
 
-def _container(env: Mapping[str, str], name: str, default: str) -> str:
+def container_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """A container name from setting `name` (or `default` when unset), checked against the service's rules."""
     value = _text(env, name, default=default)
     # Blob container naming rules: 3-63 chars, lowercase letters, digits and single hyphens.
     ok = 3 <= len(value) <= 63 and value[0].isalnum() and value[-1].isalnum() and "--" not in value
     if not ok or any(not (c.islower() or c.isdigit() or c == "-") for c in value):
         raise ConfigurationError(
             name, f"must be a valid container name (3-63 lowercase letters, digits, hyphens), got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class RequestTrigger:
+    """How the blob trigger for dropped requests is bound: its source, its container, and what was wrong with the
+    settings (a bad value is replaced by the default so indexing still succeeds, and readiness reports it)."""
+
+    source: str
+    container: str
+    problems: tuple[ConfigurationError, ...] = ()
+
+
+def request_trigger(env: Mapping[str, str] | None = None) -> RequestTrigger:
+    """The blob trigger's source and container from VIDEO_REQUEST_TRIGGER_SOURCE and VIDEO_REQUEST_CONTAINER."""
+    env = os.environ if env is None else env
+    problems = []
+    raw_source = _text(env, "VIDEO_REQUEST_TRIGGER_SOURCE", default=REQUEST_TRIGGER_SOURCES[0])
+    source = next((s for s in REQUEST_TRIGGER_SOURCES if s.lower() == raw_source.lower()), None)
+    if source is None:
+        allowed = " or ".join(REQUEST_TRIGGER_SOURCES)
+        # A typo is worth echoing; a long value may be something pasted into the wrong setting, so only its length is.
+        got = repr(raw_source) if len(raw_source) <= 30 else f"a {len(raw_source)}-character value"
+        problems.append(ConfigurationError("VIDEO_REQUEST_TRIGGER_SOURCE", f"must be {allowed}, got {got}"))
+        source = REQUEST_TRIGGER_SOURCES[0]
+    try:
+        container = container_setting(env, "VIDEO_REQUEST_CONTAINER", DEFAULT_REQUEST_CONTAINER)
+    except ConfigurationError as error:
+        problems.append(error)
+        container = DEFAULT_REQUEST_CONTAINER
+    return RequestTrigger(source, container, tuple(problems))
+
+
+def task_hub_name(env: Mapping[str, str] | None = None) -> str:
+    """TASKHUB_NAME, which host.json hands to Durable Functions as `%TASKHUB_NAME%`: required, and a valid hub name."""
+    env = os.environ if env is None else env
+    value = _text(env, "TASKHUB_NAME")
+    if not value:
+        raise ConfigurationError("TASKHUB_NAME", "is not set; host.json names the Durable task hub %TASKHUB_NAME%")
+    if not _TASK_HUB_NAME.fullmatch(value):
+        raise ConfigurationError(
+            "TASKHUB_NAME", f"must start with a letter and hold only letters and digits, 3-45 in all; got {value!r}"
         )
     return value

@@ -3,20 +3,18 @@ adoption of a job whose create answer was lost, so a re-run activity never pays 
 
 The Sora APIs take no client-supplied idempotency key, so a lost answer can only be recovered by looking the job up:
 by its prompt fingerprint, size, duration and variants, created since the intent (less a clock-skew margin). A claim
-blob per provider job gives each job to at most one run. docs/reliability.md says what this cannot guarantee.
+blob per provider job gives each job to at most one run, and a lease on the intent while creating makes a second copy
+of the same activity wait and find the first one's job. docs/reliability.md says what this cannot guarantee.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-from azure.core.exceptions import AzureError, ResourceExistsError
 
 from soraflow.providers import (
     JobSpec,
@@ -33,6 +31,7 @@ from soraflow.providers import (
 )
 from soraflow.providers.job import prompt_digest
 from soraflow.storage import BlobNotFoundError, BlobStore, BlobStoreError, run_blob
+from soraflow.storage.blob_store import DEFAULT_LEASE_SECONDS, DEFAULT_LEASE_WAIT_SECONDS
 
 log = logging.getLogger("soraflow.job_ledger")
 
@@ -126,6 +125,8 @@ class JobLedger:
         kind: str = GENERATION,
         *,
         clock: Callable[[], float] = time.time,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        lease_wait_seconds: float = DEFAULT_LEASE_WAIT_SECONDS,
     ):
         if kind not in RECORDS:
             raise ValueError(f"kind must be one of {', '.join(RECORDS)}, got {kind!r}")
@@ -133,6 +134,8 @@ class JobLedger:
         self.run_id = run_id
         self.kind = kind
         self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.lease_wait_seconds = lease_wait_seconds
         self.record_blob = run_blob(run_id, RECORDS[kind])
         self.intent_blob = run_blob(run_id, INTENTS[kind])
 
@@ -144,19 +147,36 @@ class JobLedger:
 
     def start(self, provider: VideoProvider, intent: JobIntent, create: Callable[[], ProviderJob]) -> ProviderJob:
         """The run's job: the one recorded, else one whose create answer was lost, else a new one from `create`."""
-        recorded = self.recorded_job_id()
+        recorded = self._recorded(provider)
         if recorded is not None:
-            log.info("run %s: %s job %s already exists; not creating another", self.run_id, self.kind, recorded)
-            return provider.get_job(recorded)
-        earlier = self._read(self.intent_blob)
+            return recorded
+        wrote_intent = self.store.create_json_if_absent(self.intent_blob, intent.to_dict())
+        # Two copies of this activity at the same moment (a redelivered message, a host that thought the first one
+        # lost) would both find no record: the lease lets one create while the other waits, then finds its record.
+        with self.store.leased(self.intent_blob, seconds=self.lease_seconds, wait=self.lease_wait_seconds) as lease:
+            recorded = self._recorded(provider)
+            if recorded is not None:
+                return recorded
+            return self._create(provider, intent, create, wrote_intent=wrote_intent, lease=lease)
+
+    def _create(
+        self,
+        provider: VideoProvider,
+        intent: JobIntent,
+        create: Callable[[], ProviderJob],
+        *,
+        wrote_intent: bool,
+        lease: str,
+    ) -> ProviderJob:
+        earlier = None if wrote_intent else self._read(self.intent_blob)
         if intent.same_request(earlier):
             # An earlier attempt got as far as the intent: its job may exist although its answer never arrived.
             intent = replace(intent, at=float(earlier["at"]))
             adopted = self.adopt(provider, intent)
             if adopted is not None:
                 return adopted
-        else:
-            self.store.write_json(self.intent_blob, intent.to_dict())
+        elif not wrote_intent:
+            self.store.write_json(self.intent_blob, intent.to_dict(), lease=lease)
         try:
             job = create()
         except ProviderError as error:
@@ -189,15 +209,17 @@ class JobLedger:
         """Give the job to this run unless another run holds it; True when this run holds it."""
         blob = claim_blob(job)
         body = {"job_id": job.id, "api": job.api, "run_id": self.run_id, "claimed_at": self.clock()}
-        client = self.store.container_client().get_blob_client(blob)
-        try:
-            client.upload_blob(json.dumps(body).encode(), overwrite=False)
+        if self.store.create_json_if_absent(blob, body):
             return True
-        except ResourceExistsError:
-            holder = self._read(blob)
-            return isinstance(holder, dict) and holder.get("run_id") == self.run_id
-        except AzureError as exc:
-            raise BlobStoreError(f"cannot claim provider job {job.id}: {type(exc).__name__}", retryable=True) from exc
+        holder = self._read(blob)
+        return isinstance(holder, dict) and holder.get("run_id") == self.run_id
+
+    def _recorded(self, provider: VideoProvider) -> ProviderJob | None:
+        recorded = self.recorded_job_id()
+        if recorded is None:
+            return None
+        log.info("run %s: %s job %s already exists; not creating another", self.run_id, self.kind, recorded)
+        return provider.get_job(recorded)
 
     def _adopt_after(self, provider: VideoProvider, intent: JobIntent, error: ProviderError) -> ProviderJob | None:
         try:

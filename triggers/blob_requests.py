@@ -7,21 +7,21 @@ run id is derived from the blob version (name and ETag, and the sidecar's), so a
 new. An invalid file gets a manifest with the error under `runs/{id}/run.json` and starts nothing; inputs are
 never modified.
 
-The trigger source is read from VIDEO_REQUEST_TRIGGER_SOURCE when the app is indexed: `EventGrid` (the default,
-required on Flex Consumption) or `LogsAndContainerScan`. The local host serves both by scanning the container.
+The trigger's source and container are read when the app is indexed (`soraflow.config.request_trigger`, which
+readiness health reports too): VIDEO_REQUEST_TRIGGER_SOURCE `EventGrid` (the default, required on Flex Consumption) or
+`LogsAndContainerScan`, and VIDEO_REQUEST_CONTAINER (`video-requests`). The local host serves both sources by scanning.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrators.video_run import ORCHESTRATOR
-from soraflow.config import Settings
+from soraflow.config import Settings, request_trigger
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
@@ -32,18 +32,22 @@ bp = df.Blueprint()
 log = logging.getLogger("soraflow.blob_requests")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-TRIGGER_SOURCES = {
-    "eventgrid": func.BlobSource.EVENT_GRID,
-    "logsandcontainerscan": func.BlobSource.LOGS_AND_CONTAINER_SCAN,
+BLOB_SOURCES = {
+    "EventGrid": func.BlobSource.EVENT_GRID,
+    "LogsAndContainerScan": func.BlobSource.LOGS_AND_CONTAINER_SCAN,
 }
-# Indexing needs the source at import; an unknown value falls back to Event Grid and is reported by /api/health.
-TRIGGER_SOURCE = TRIGGER_SOURCES.get(
-    os.environ.get("VIDEO_REQUEST_TRIGGER_SOURCE", "EventGrid").lower(), func.BlobSource.EVENT_GRID
-)
+# The host binds the trigger when it indexes the app, before any call, so these two settings are read at import. A bad
+# value is replaced by its default (the other functions must still index) and named here and by readiness health.
+REQUEST_TRIGGER = request_trigger()
+for problem in REQUEST_TRIGGER.problems:
+    log.error("%s; the blob trigger uses the default instead", problem.message)
 
 
 @bp.blob_trigger(
-    arg_name="blob", path="%VIDEO_REQUEST_CONTAINER%/{name}", connection="VIDEO_STORAGE", source=TRIGGER_SOURCE
+    arg_name="blob",
+    path=f"{REQUEST_TRIGGER.container}/{{name}}",
+    connection="VIDEO_STORAGE",
+    source=BLOB_SOURCES[REQUEST_TRIGGER.source],
 )
 @bp.durable_client_input(client_name="client")
 async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:

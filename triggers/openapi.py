@@ -170,10 +170,28 @@ SCHEMAS = {
             },
         },
     },
-    "Health": {
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Readiness": {
         "type": "object",
         "required": ["status", "checks"],
-        "properties": {"status": {"enum": ["ok", "unhealthy"]}, "checks": {"type": "object"}},
+        "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "checks": {
+                "type": "object",
+                "description": "settings, task_hub, blob_trigger (source, container), storage, provider: each has "
+                "`ok`, and names the `setting` or gives a `code` and `message` when it is not",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["ok"],
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "setting": {"type": "string"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -331,21 +349,25 @@ def openapi_document() -> dict:
             "/videos/{id}/content": {
                 "get": {
                     "operationId": "getVideoContent",
-                    "summary": "Redirect to a short-lived URL of an output, or stream it",
+                    "summary": "Redirect to a short-lived read-only URL of an output",
                     "parameters": [
                         RUN_ID,
                         {"name": "variant", "in": "query", "schema": {"enum": ["video", "thumbnail", "spritesheet"]}},
                         {"name": "index", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 16}},
                         {"name": "source", "in": "query", "schema": {"enum": ["generation", "remix"]}},
-                        {"name": "stream", "in": "query", "schema": {"enum": ["true", "false"]}},
+                        {
+                            "name": "stream",
+                            "in": "query",
+                            "schema": {"enum": ["false"]},
+                            "description": "no longer supported: any other value is a 400; follow the 302 instead",
+                        },
                     ],
                     "responses": {
-                        "200": {"description": "the output's bytes (stream=true)"},
                         "302": {
                             "description": "redirect to a read-only URL valid for 15 minutes",
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        "400": problem_response("a query parameter is invalid"),
+                        "400": problem_response("a query parameter is invalid (`stream=true` included)"),
                         "401": UNAUTHORIZED,
                         "404": problem_response("no such run or output"),
                         "409": problem_response("the run has not finished"),
@@ -377,16 +399,29 @@ def openapi_document() -> dict:
             "/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Settings, storage and provider reachability",
+                    "summary": "Liveness: the app answers (no settings, storage or provider call)",
                     "security": [],
                     "responses": {
                         "200": {
-                            "description": "healthy",
+                            "description": "alive",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                         },
+                    },
+                }
+            },
+            "/health/ready": {
+                "get": {
+                    "operationId": "readiness",
+                    "summary": "Readiness: settings, task hub, blob trigger, storage and provider (cached for 5 s)",
+                    "responses": {
+                        "200": {
+                            "description": "ready",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}},
+                        },
+                        "401": UNAUTHORIZED,
                         "503": {
-                            "description": "unhealthy; each failed check says why",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                            "description": "not ready; each failed check names the setting or says what failed",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}},
                         },
                     },
                 }

@@ -435,7 +435,7 @@ async def delete_video_run(req: func.HttpRequest, client: df.DurableOrchestratio
 @bp.route(route="videos/{id}/content", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Redirect to a short-lived URL of one output (`variant`, `index`, `source`), or stream it (`stream=true`)."""
+    """Redirect to a short-lived read-only URL of one output (`variant`, `index`, `source`)."""
     run_id = req.route_params.get("id", "")
     variant = req.params.get("variant", "video")
     if variant not in CONTENT_VARIANTS:
@@ -448,9 +448,11 @@ async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrati
     source = req.params.get("source", "generation")
     if source not in ("generation", "remix"):
         return field_problem("source", f"must be generation or remix; got {shown_param(source)}")
-    stream = req.params.get("stream", "false").lower()
-    if stream not in ("true", "false"):
-        return field_problem("stream", f"must be true or false; got {shown_param(stream)}")
+    stream = req.params.get("stream", "false")
+    if stream.lower() != "false":
+        # A Python HTTP function returns its whole body at once: streaming read every video into worker memory.
+        message = f"is not supported (got {shown_param(stream)}): follow the 302 to the read-only URL instead"
+        return field_problem("stream", message)
     instance = await find_run(client, run_id)
     if instance is None:
         return run_not_found(run_id)
@@ -469,11 +471,6 @@ async def get_video_content(req: func.HttpRequest, client: df.DurableOrchestrati
     output = matches[0]
     store = output_store()
     try:
-        if stream == "true":
-            reader = store.open_read(output["blob"])
-            return func.HttpResponse(
-                reader.read(), status_code=200, mimetype=output.get("content_type") or "application/octet-stream"
-            )
         url = store.read_url(output["blob"], ttl=READ_URL_TTL)
     except SoraflowError as error:
         return problem_from_error(error, status=404 if error.code == "blob_not_found" else 503)

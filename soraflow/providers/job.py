@@ -11,12 +11,7 @@ from typing import Any
 
 from soraflow.errors import FieldError, RequestValidationError
 from soraflow.providers.errors import (
-    ProviderContentPolicy,
-    ProviderError,
-    ProviderExpired,
     ProviderInvalidResponse,
-    ProviderJobFailed,
-    is_expiry_code,
     is_moderation_code,
     readable,
     retry_advice,
@@ -139,38 +134,6 @@ class ProviderJob:
     def terminal(self) -> bool:
         return self.status.terminal
 
-    def is_expired(self, now: float) -> bool:
-        """True when the job says it expired, or its outputs' expiry time is past `now` (epoch seconds)."""
-        return self.status is JobStatus.EXPIRED or (self.expires_at is not None and now >= self.expires_at)
-
-    def failure(self) -> ProviderError | None:
-        """The typed error for a job that ended badly (failed, cancelled, expired), or None when it did not."""
-        if self.status is JobStatus.FAILED:
-            error = self.error or JobError.from_provider(None, "the provider reported the job failed without a reason")
-            cls = ProviderContentPolicy if error.content_policy else ProviderJobFailed
-            if is_expiry_code(error.code):
-                cls = ProviderExpired
-            return cls(
-                f"Sora {self.api} job {self.id} failed ({error.code}): {error.message.rstrip('.')}. "
-                + retry_advice(cls.retryable).replace("the same request", "the same prompt"),
-                provider_code=error.code,
-                operation="job",
-            )
-        if self.status is JobStatus.CANCELLED:
-            return ProviderError(
-                f"Sora {self.api} job {self.id} was cancelled at the provider. {retry_advice(False)}",
-                code="provider_job_cancelled",
-                provider_code=self.provider_status,
-                operation="job",
-            )
-        if self.status is JobStatus.EXPIRED:
-            return ProviderExpired(
-                f"Sora {self.api} job {self.id} expired at the provider; its outputs are gone. {retry_advice(False)}",
-                provider_code=self.provider_status,
-                operation="job",
-            )
-        return None
-
     def to_dict(self) -> dict:
         return {
             "api": self.api,
@@ -217,14 +180,6 @@ class JobPage:
     has_more: bool
     first_id: str | None = None
     last_id: str | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "jobs": [job.to_dict() for job in self.jobs],
-            "has_more": self.has_more,
-            "first_id": self.first_id,
-            "last_id": self.last_id,
-        }
 
 
 # ---- reading provider JSON without ever trusting its shape ---------------------------------------------------

@@ -175,13 +175,11 @@ class VideosClient:
 # ---- parsing the videos API's answers ---------------------------------------------------------------------
 
 
-def parse_video(
-    body: Any, *, headers: Mapping[str, str] | None = None, operation: str = "get", api: str = API
-) -> ProviderJob:
+def parse_video(body: Any, *, headers: Mapping[str, str] | None = None, operation: str = "get") -> ProviderJob:
     """A `video` object as a ProviderJob; malformed bodies raise ProviderInvalidResponse, unknown fields are kept."""
-    body = require_object(body, api=api, operation=operation)
-    video_id = require_text(body, "id", api=api, operation=operation)
-    provider_status = require_text(body, "status", api=api, operation=operation)
+    body = require_object(body, api=API, operation=operation)
+    video_id = require_text(body, "id", api=API, operation=operation)
+    provider_status = require_text(body, "status", api=API, operation=operation)
     status = map_status(API, provider_status)
     outputs: tuple[JobOutput, ...] = ()
     if status is JobStatus.SUCCEEDED:

@@ -20,7 +20,6 @@ from soraflow.storage.connection import StorageConnection, resolve_connection
 from soraflow.storage.names import (
     MANIFEST_NAME,
     InvalidBlobNameError,
-    content_type_for,
     run_blob,
     run_prefix,
     validate_blob_name,
@@ -40,7 +39,6 @@ __all__ = [
     "StorageConnection",
     "StoredBlob",
     "container_store",
-    "content_type_for",
     "output_store",
     "resolve_connection",
     "run_blob",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +28,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import (
     BlobClient,
+    BlobLeaseClient,
     BlobProperties,
     BlobSasPermissions,
     BlobServiceClient,
@@ -54,6 +57,13 @@ MAX_DELEGATION_KEY_LIFETIME = timedelta(days=7)  # the service's limit for a use
 # A user-delegation SAS cannot outlive its key, so read URLs stay a day inside the key's limit.
 MAX_READ_URL_TTL = timedelta(days=6)
 CLOCK_SKEW = timedelta(minutes=5)  # SAS and delegation keys start this far back so skewed clocks still accept them
+# A finite lease (the service allows 15-60 s): a holder that crashes blocks the blob for at most this long.
+MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 15, 60
+DEFAULT_LEASE_SECONDS = 60
+DEFAULT_LEASE_WAIT_SECONDS = 90.0  # past a crashed holder's whole lease, with room for the acquire calls
+LEASE_POLL_SECONDS = 0.25
+
+log = logging.getLogger("soraflow.storage")
 
 _RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
 _CONTAINER = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
@@ -198,7 +208,7 @@ class BlobStore:
     ) -> BlobStore:
         """A store for the container named in `VIDEO_OUTPUT_CONTAINER`, connected through `VIDEO_STORAGE`."""
         env = os.environ if env is None else env
-        container = config._container(env, container_setting, "videos")
+        container = config.container_setting(env, container_setting, config.DEFAULT_OUTPUT_CONTAINER)
         return cls(lambda: resolve_connection(setting, env), container, **{**IN_CALL_RETRY, **options})
 
     @property
@@ -235,6 +245,16 @@ class BlobStore:
                 client.create_container()
             self._container_client = client
         return self._container_client
+
+    def container_exists(self) -> bool:
+        """Whether the output container exists: a read-only reachability check that never creates it."""
+        client = self.service_client().get_container_client(self.container)
+        try:
+            with _storage_errors("read properties of container", self.container):
+                client.get_container_properties()
+        except BlobNotFoundError:
+            return False
+        return True
 
     def _blob_client(self, name: str) -> BlobClient:
         return self.container_client().get_blob_client(name)
@@ -329,10 +349,20 @@ class BlobStore:
         )
 
     def upload_bytes(
-        self, blob_name: str, data: bytes, *, content_type: str, metadata: Mapping[str, str] | None = None
+        self,
+        blob_name: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        lease: str | None = None,
     ) -> StoredBlob:
-        """Write a small blob in one request (larger ones go through `upload_stream`); replaces any existing one."""
+        """Write a small blob in one request (larger ones go through `upload_stream`); replaces any existing one.
+
+        `lease` is the id of a lease held on the blob (see `leased`), which writing a leased blob needs."""
         if len(data) > self.block_size:
+            if lease is not None:
+                raise ValueError(f"a leased write is one request: at most {self.block_size} bytes, got {len(data)}")
             return self.upload_stream(
                 blob_name, [data], content_type=content_type, expected_size=len(data), metadata=metadata
             )
@@ -343,7 +373,7 @@ class BlobStore:
         meta = _validate_metadata(metadata)
         with _storage_errors("write", name):
             response = self._blob_client(name).upload_blob(
-                data, overwrite=True, content_settings=settings, metadata=meta
+                data, overwrite=True, content_settings=settings, metadata=meta, lease=lease
             )
         return StoredBlob(
             container=self.container,
@@ -357,12 +387,73 @@ class BlobStore:
             last_modified=response.get("last_modified"),
         )
 
-    def write_json(self, blob_name: str, data: Any) -> StoredBlob:
-        """Write `data` as a UTF-8 JSON blob."""
-        body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
-        if len(body) > MAX_JSON_BYTES:
-            raise BlobTooLargeError(f"{blob_name}: JSON of {len(body)} bytes is over the {MAX_JSON_BYTES}-byte limit")
-        return self.upload_bytes(blob_name, body, content_type="application/json")
+    def write_json(self, blob_name: str, data: Any, *, lease: str | None = None) -> StoredBlob:
+        """Write `data` as a UTF-8 JSON blob (`lease`: the id of a lease held on it, which a leased blob needs)."""
+        return self.upload_bytes(blob_name, _json_bytes(blob_name, data), content_type="application/json", lease=lease)
+
+    def create_json_if_absent(self, blob_name: str, data: Any) -> bool:
+        """Write `data` as a JSON blob only if no blob of that name exists; True when this call created it."""
+        name = validate_blob_name(blob_name)
+        settings = ContentSettings(content_type="application/json")
+        try:
+            with _storage_errors("create", name):
+                self._blob_client(name).upload_blob(_json_bytes(name, data), overwrite=False, content_settings=settings)
+        except BlobStoreError as error:
+            if isinstance(error.__cause__, ResourceExistsError):
+                return False
+            raise
+        return True
+
+    @contextmanager
+    def leased(
+        self, blob_name: str, *, seconds: int = DEFAULT_LEASE_SECONDS, wait: float = DEFAULT_LEASE_WAIT_SECONDS
+    ) -> Iterator[str]:
+        """Hold a lease on an existing blob for the block, renewed while it runs; yields the lease id.
+
+        Waits up to `wait` seconds for another holder to release it (or for its lease to expire: a holder that
+        crashed blocks for at most its lease's `seconds`), then raises a retryable BlobStoreError.
+        """
+        name = validate_blob_name(blob_name)
+        if not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
+            raise ValueError(f"seconds must be {MIN_LEASE_SECONDS}..{MAX_LEASE_SECONDS}, got {seconds}")
+        lease = BlobLeaseClient(self._blob_client(name))
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with _storage_errors("lease", name):
+                    lease.acquire(lease_duration=seconds)
+                break
+            except BlobStoreError as error:
+                held = getattr(error.__cause__, "status_code", None) == 409
+                if not held:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise BlobStoreError(
+                        f"{name} stayed leased by another attempt for {wait:.0f} s; try again", retryable=True
+                    ) from error
+                time.sleep(LEASE_POLL_SECONDS)
+        stop = threading.Event()
+
+        def renew() -> None:
+            # Renew well before expiry, so a slow holder never loses the lease to a waiter.
+            while not stop.wait(seconds / 3):
+                try:
+                    lease.renew()
+                except Exception as exc:  # a lost lease is logged; the holder's own writes then fail loudly
+                    log.warning("cannot renew the lease on %s: %s", name, type(exc).__name__)
+                    return
+
+        renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+        renewer.start()
+        try:
+            yield lease.id
+        finally:
+            stop.set()
+            renewer.join()
+            try:
+                lease.release()
+            except Exception as exc:  # it expires on its own within `seconds`
+                log.warning("cannot release the lease on %s: %s", name, type(exc).__name__)
 
     def write_manifest(self, run_id: str, manifest: Mapping[str, Any]) -> StoredBlob:
         """Write a run's manifest, `runs/{run_id}/run.json`."""
@@ -390,17 +481,6 @@ class BlobStore:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidBlobContentError(f"{blob_name} is not valid UTF-8 JSON: {exc}") from None
 
-    def read_manifest(self, run_id: str) -> dict | None:
-        """A run's manifest, or None if the run has none."""
-        name = run_blob(run_id, MANIFEST_NAME)
-        try:
-            manifest = self.read_json(name)
-        except BlobNotFoundError:
-            return None
-        if not isinstance(manifest, dict):
-            raise InvalidBlobContentError(f"{name} holds a JSON {type(manifest).__name__}, not an object")
-        return manifest
-
     def find(self, blob_name: str) -> StoredBlob | None:
         """The blob's properties, or None if it does not exist."""
         name = validate_blob_name(blob_name)
@@ -409,12 +489,6 @@ class BlobStore:
                 return self._stored(self._blob_client(name).get_blob_properties())
         except BlobNotFoundError:
             return None
-
-    def exists(self, blob_name: str) -> bool:
-        """Whether a (committed) blob of this name exists."""
-        name = validate_blob_name(blob_name)
-        with _storage_errors("check", name):
-            return bool(self._blob_client(name).exists())
 
     def list(self, prefix: str = "") -> list[StoredBlob]:
         """Every committed blob whose name starts with `prefix`, in name order."""
@@ -543,6 +617,13 @@ def container_store(container: str) -> BlobStore:
         if container not in _container_stores:
             _container_stores[container] = BlobStore(lambda: main.connection, container)
         return _container_stores[container]
+
+
+def _json_bytes(blob_name: str, data: Any) -> bytes:
+    body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    if len(body) > MAX_JSON_BYTES:
+        raise BlobTooLargeError(f"{blob_name}: JSON of {len(body)} bytes is over the {MAX_JSON_BYTES}-byte limit")
+    return body
 
 
 def _stage_block(blob: BlobClient, name: str, block_id: str, data: bytes) -> None:

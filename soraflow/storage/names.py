@@ -11,15 +11,6 @@ MAX_PATH_SEGMENTS = 254  # the service's limit
 RUNS_FOLDER = "runs"
 MANIFEST_NAME = "run.json"
 
-CONTENT_TYPES = {
-    ".mp4": "video/mp4",
-    ".webp": "image/webp",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".json": "application/json",
-}
-
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -84,9 +75,3 @@ def run_prefix(run_id: str) -> str:
 def run_blob(run_id: str, name: str) -> str:
     """The blob name of `name` (e.g. `video.mp4`, `remix/video.mp4`) inside a run's folder."""
     return validate_blob_name(run_prefix(run_id) + validate_blob_name(name, field_name="name"))
-
-
-def content_type_for(name: str) -> str:
-    """The content type soraflow stores a file of this name with (by extension)."""
-    _, dot, extension = name.rpartition(".")
-    return CONTENT_TYPES.get(f".{extension.lower()}", "application/octet-stream") if dot else "application/octet-stream"

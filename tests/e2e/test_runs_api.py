@@ -129,7 +129,7 @@ def test_list_rejects_bad_parameters(soraflow_app, params, field):
 # --- content ---
 
 
-def test_content_redirects_to_a_short_lived_url_or_streams(soraflow_app):
+def test_content_redirects_to_a_short_lived_url(soraflow_app):
     run = soraflow_app.run(prompt="a mountain goat")
     response = soraflow_app.http.get(f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"variant": "video"})
     assert response.status_code == 302
@@ -137,14 +137,21 @@ def test_content_redirects_to_a_short_lived_url_or_streams(soraflow_app):
     assert "sig=" in url and "se=" in url
     video = httpx.get(url, timeout=30)
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"
-    thumb = soraflow_app.http.get(
-        f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"variant": "thumbnail", "stream": "true"}
-    )
-    assert thumb.status_code == 200 and thumb.content[8:12] == b"WEBP"
+    thumb = soraflow_app.http.get(f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"variant": "thumbnail"})
+    assert httpx.get(thumb.headers["location"], timeout=30).content[8:12] == b"WEBP"
     missing = soraflow_app.http.get(f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"index": "3"})
     assert missing.status_code == 404
     bad = soraflow_app.http.get(f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"variant": "audio"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "variant"
+
+
+def test_content_streaming_is_a_400_naming_stream_that_points_at_the_redirect(soraflow_app):
+    run = soraflow_app.run(prompt="a mountain stream")
+    response = soraflow_app.http.get(f"{soraflow_app.url}/api/videos/{run['id']}/content", params={"stream": "true"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    [error] = response.json()["errors"]
+    assert error["field"] == "stream" and "follow the 302" in error["message"]
 
 
 # --- callbacks ---

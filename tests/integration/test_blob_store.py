@@ -104,7 +104,7 @@ def test_upload_stream_commits_a_multi_block_stream_with_content_type_and_metada
     assert reader.blob.metadata == {"run_id": "r1", "source": "generation"}
     assert reader.blob.md5 == stored.md5  # Content-MD5 was set at commit
     assert digest(reader) == stored.sha256
-    assert store.exists("runs/r1/video.mp4")
+    assert store.find("runs/r1/video.mp4") is not None
 
 
 def test_upload_stream_without_expected_size_commits_whatever_arrived(store: BlobStore):
@@ -121,7 +121,7 @@ def test_failure_mid_stream_leaves_no_blob(store: BlobStore):
     with pytest.raises(ConnectionResetError):
         store.upload_stream("runs/r2/video.mp4", broken(), content_type="video/mp4", expected_size=20 * MiB)
 
-    assert not store.exists("runs/r2/video.mp4")
+    assert store.find("runs/r2/video.mp4") is None
     assert store.find("runs/r2/video.mp4") is None
     # The blocks did reach the service; they are simply never committed (the service garbage-collects them).
     _, uncommitted = block_list(store, "runs/r2/video.mp4", "uncommitted")
@@ -135,7 +135,7 @@ def test_fewer_bytes_than_expected_raises_a_retryable_error_and_leaves_no_blob(s
     assert caught.value.retryable is True
     assert caught.value.code == "incomplete_download"
     assert (caught.value.expected, caught.value.received) == (7 * MiB, 6 * MiB)
-    assert not store.exists("runs/r3/video.mp4")
+    assert store.find("runs/r3/video.mp4") is None
 
 
 def test_more_bytes_than_expected_is_refused_and_leaves_no_blob(store: BlobStore):
@@ -143,7 +143,7 @@ def test_more_bytes_than_expected_is_refused_and_leaves_no_blob(store: BlobStore
         store.upload_stream("runs/r4/video.mp4", pattern(6 * MiB), content_type="video/mp4", expected_size=5 * MiB)
 
     assert "more than" in caught.value.message
-    assert not store.exists("runs/r4/video.mp4")
+    assert store.find("runs/r4/video.mp4") is None
 
 
 def test_an_existing_blob_is_replaced_only_when_the_new_upload_succeeds(store: BlobStore):
@@ -178,13 +178,13 @@ def test_an_empty_stream_writes_an_empty_blob(store: BlobStore):
 def test_an_empty_stream_when_bytes_were_announced_is_incomplete(store: BlobStore):
     with pytest.raises(IncompleteDownloadError):
         store.upload_stream("runs/r7/video.mp4", iter([]), content_type="video/mp4", expected_size=10)
-    assert not store.exists("runs/r7/video.mp4")
+    assert store.find("runs/r7/video.mp4") is None
 
 
 def test_chunks_that_are_not_bytes_are_refused_and_leave_no_blob(store: BlobStore):
     with pytest.raises(TypeError):
         store.upload_stream("runs/r8/video.mp4", iter([b"ok", "text"]), content_type="video/mp4")
-    assert not store.exists("runs/r8/video.mp4")
+    assert store.find("runs/r8/video.mp4") is None
 
 
 def test_bytearray_and_memoryview_chunks_are_accepted(store: BlobStore):
@@ -206,7 +206,7 @@ def test_a_hostile_content_type_is_refused(store: BlobStore, content_type):
     with pytest.raises(RequestValidationError) as caught:
         store.upload_stream("x.bin", [b"abc"], content_type=content_type)
     assert caught.value.errors[0].field == "content_type"
-    assert not store.exists("x.bin")
+    assert store.find("x.bin") is None
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_hostile_metadata_is_refused(store: BlobStore, metadata, field):
     with pytest.raises(RequestValidationError) as caught:
         store.upload_stream("x.bin", [b"abc"], content_type="video/mp4", metadata=metadata)
     assert [e.field for e in caught.value.errors] == [field]
-    assert not store.exists("x.bin")
+    assert store.find("x.bin") is None
 
 
 def test_uploading_64_mib_holds_only_a_few_blocks_in_memory(store: BlobStore):
@@ -259,21 +259,22 @@ def test_the_manifest_round_trips(store: BlobStore):
 
     assert stored.blob == "runs/run-1/run.json"
     assert stored.content_type == "application/json"
-    assert store.read_manifest("run-1") == manifest
+    assert store.read_json("runs/run-1/run.json") == manifest
     manifest["status"] = "deleted"
     store.write_manifest("run-1", manifest)
-    assert store.read_manifest("run-1")["status"] == "deleted"
+    assert store.read_json("runs/run-1/run.json")["status"] == "deleted"
 
 
-def test_a_missing_manifest_reads_as_none(store: BlobStore):
-    assert store.read_manifest("never-ran") is None
+def test_a_missing_manifest_is_not_found(store: BlobStore):
+    with pytest.raises(BlobNotFoundError):
+        store.read_json(run_blob("never-ran", "run.json"))
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}", b"[1, 2]"])
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}"])
 def test_a_corrupt_manifest_is_reported_not_returned(store: BlobStore, body: bytes):
     store.upload_bytes(run_blob("run-2", "run.json"), body, content_type="application/json")
     with pytest.raises(InvalidBlobContentError):
-        store.read_manifest("run-2")
+        store.read_json(run_blob("run-2", "run.json"))
 
 
 def test_an_oversized_json_blob_is_not_read_into_memory(store: BlobStore):
@@ -332,7 +333,7 @@ def test_delete_prefix_refuses_an_empty_or_escaping_prefix(store: BlobStore, pre
     store.upload_bytes("runs/keep/video.mp4", b"x", content_type="video/mp4")
     with pytest.raises(InvalidBlobNameError):
         store.delete_prefix(prefix)
-    assert store.exists("runs/keep/video.mp4")
+    assert store.find("runs/keep/video.mp4") is not None
 
 
 # --- hostile names ------------------------------------------------------------------------------------------------
@@ -365,7 +366,6 @@ def test_hostile_blob_names_are_rejected_before_any_request(name):
         lambda: store.upload_bytes(name, b"x", content_type="video/mp4"),
         lambda: store.open_read(name),
         lambda: store.find(name),
-        lambda: store.exists(name),
         lambda: store.delete(name),
         lambda: store.read_url(name),
     ):
@@ -503,13 +503,13 @@ def test_from_env_uses_the_settings_and_creates_the_container(azurite_connection
     store.write_manifest("env-run", {"ok": True})
 
     assert store.service_client().get_container_client(container).exists()
-    assert store.read_manifest("env-run") == {"ok": True}
+    assert store.read_json("runs/env-run/run.json") == {"ok": True}
 
 
 def test_from_env_does_nothing_until_first_use():
     store = BlobStore.from_env({})  # no VIDEO_STORAGE at all
     with pytest.raises(ConfigurationError) as caught:
-        store.exists("runs/x/video.mp4")
+        store.find("runs/x/video.mp4")
     assert caught.value.setting == "VIDEO_STORAGE"
 
 
@@ -554,7 +554,42 @@ def test_an_unreachable_service_is_a_retryable_storage_error():
     store = BlobStore(resolve_connection(env={"VIDEO_STORAGE": raw}), "videos", retry_total=0)
 
     with pytest.raises(BlobStoreError) as caught:
-        store.exists("runs/x/video.mp4")
+        store.find("runs/x/video.mp4")
 
     assert caught.value.retryable is True
     assert caught.value.code == "storage_error"
+
+
+# --- create-if-absent and leases ---
+
+
+def test_create_json_if_absent_creates_once_and_never_overwrites(store: BlobStore):
+    assert store.create_json_if_absent("claims/a.json", {"run_id": "first"}) is True
+    assert store.create_json_if_absent("claims/a.json", {"run_id": "second"}) is False
+    assert store.read_json("claims/a.json") == {"run_id": "first"}
+
+
+def test_a_leased_blob_is_written_only_with_its_lease(store: BlobStore):
+    store.create_json_if_absent("intent.json", {"v": 1})
+    with store.leased("intent.json", seconds=15) as lease:
+        with pytest.raises(BlobStoreError, match="HTTP 412"):
+            store.write_json("intent.json", {"v": 2})
+        store.write_json("intent.json", {"v": 3}, lease=lease)
+    store.write_json("intent.json", {"v": 4})  # released on leaving the block
+    assert store.read_json("intent.json") == {"v": 4}
+
+
+def test_a_second_lease_waits_a_bounded_time_then_fails_retryably(store: BlobStore):
+    store.create_json_if_absent("intent.json", {"v": 1})
+    with (
+        store.leased("intent.json", seconds=15),
+        pytest.raises(BlobStoreError, match="stayed leased by another attempt") as raised,
+        store.leased("intent.json", seconds=15, wait=0.5),
+    ):
+        pass
+    assert raised.value.retryable is True
+
+
+def test_a_lease_on_a_missing_blob_is_not_found(store: BlobStore):
+    with pytest.raises(BlobNotFoundError), store.leased("missing.json"):
+        pass

@@ -1,11 +1,12 @@
-"""Malformed app settings: each is named by the error of the call that reads it and by /api/health, and a secret in
-a malformed value is never echoed (health answers without a key).
+"""Malformed app settings: each is named by the error of the call that reads it and by readiness health
+(/api/health/ready), and a secret in a malformed value is never echoed.
 
 `CASES` is the corpus, kept as data so the reliability report can count it. Each case sets one setting on top of a
 valid configuration and runs the real code that reads it: `Settings.from_env`, the provider client, the model table,
-the price table, or the storage connection. Health and `POST /api/videos` are called as the functions themselves with
-a real `func.HttpRequest`; every other setting points at the session's Azurite and Sora emulator, so health's probes
-of storage and the provider succeed unless the case broke them.
+the price table, or the storage connection. Readiness and `POST /api/videos` are called as the functions themselves
+with a real `func.HttpRequest`; every other setting points at the session's Azurite and Sora emulator, so readiness's
+probes of storage and the provider succeed unless the case broke them. `HOST_CASES` are the settings only the host and
+the indexing read (the task hub, the blob trigger): readiness names them too.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ CASES: list[BadSetting] = [
     BadSetting("VIDEO_STORAGE__blobServiceUri", "http://acct.blob.core.windows.net", "storage"),
     BadSetting("VIDEO_STORAGE__accountName", "Not_An_Account!", "storage"),
 ]
+HOST_CASES: list[BadSetting] = [
+    BadSetting("TASKHUB_NAME", None, "task hub"),
+    BadSetting("TASKHUB_NAME", "sora-flow", "task hub"),
+    BadSetting("TASKHUB_NAME", "x" * 46, "task hub"),
+    BadSetting("VIDEO_REQUEST_TRIGGER_SOURCE", "Polling", "blob trigger"),
+    BadSetting("VIDEO_REQUEST_TRIGGER_SOURCE", f"EventGrid{SECRET}", "blob trigger"),
+]
 # fmt: on
 
 
@@ -100,7 +108,7 @@ CASES: list[BadSetting] = [
 def valid(azurite_connection_string, sora_emulator) -> dict[str, str]:
     """A working configuration: the session's Azurite and Sora emulator."""
     return {"SORA_ENDPOINT": sora_emulator.url, "SORA_API_KEY": SORA_EMULATOR_KEY,
-            "VIDEO_STORAGE": azurite_connection_string}  # fmt: skip
+            "VIDEO_STORAGE": azurite_connection_string, "TASKHUB_NAME": "soraflow"}  # fmt: skip
 
 
 def environment(valid: dict[str, str], case: BadSetting) -> dict[str, str]:
@@ -137,6 +145,7 @@ def fresh_clients(monkeypatch):
     """Each case builds its own clients: the shared provider clients and output store are caches of the settings."""
     close_provider_clients()
     monkeypatch.setattr(blob_store_module, "_output_store", None)
+    monkeypatch.setattr(health, "_cache", {})
     yield
     close_provider_clients()
 
@@ -150,15 +159,23 @@ def test_the_call_that_reads_a_malformed_setting_fails_naming_it(valid, case):
     assert SECRET not in raised.value.message
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.name}={(c.value or 'unset')[:24]}")
-def test_health_names_a_malformed_setting_without_echoing_secrets(valid, case, monkeypatch):
+@pytest.mark.parametrize("case", CASES + HOST_CASES, ids=lambda c: f"{c.name}={(c.value or 'unset')[:24]}")
+def test_readiness_names_a_malformed_setting_without_echoing_secrets(valid, case, monkeypatch):
     monkeypatch.setattr(os, "environ", environment(valid, case))
-    response = health.health._function.get_user_function()(health_request())
+    response = readiness(health_request("health/ready"))
     body = json.loads(response.get_body())
     assert response.status_code == 503
-    assert body["status"] == "unhealthy"
-    assert case.expected.lower() in json.dumps(body).lower()
+    assert body["status"] == "not_ready"
+    failed = {name: check for name, check in body["checks"].items() if not check["ok"]}
+    assert {check.get("setting", "").lower() for check in failed.values()} == {case.expected.lower()}, failed
     assert SECRET not in response.get_body().decode()
+
+
+@pytest.mark.parametrize("case", CASES + HOST_CASES, ids=lambda c: f"{c.name}={(c.value or 'unset')[:24]}")
+def test_liveness_answers_ok_whatever_the_settings(valid, case, monkeypatch):
+    monkeypatch.setattr(os, "environ", environment(valid, case))
+    response = liveness(health_request("health"))
+    assert (response.status_code, json.loads(response.get_body())) == (200, {"status": "ok"})
 
 
 START_CASES = [case for case in CASES if case.reader in ("settings", "models", "pricing")]
@@ -179,11 +196,16 @@ def test_a_start_with_a_malformed_setting_is_a_500_naming_it(valid, case, monkey
     assert SECRET not in problem["detail"]
 
 
-def test_health_is_ok_with_the_valid_configuration(valid, monkeypatch):
+def test_readiness_is_ready_with_the_valid_configuration(valid, monkeypatch):
     monkeypatch.setattr(os, "environ", valid)
-    response = health.health._function.get_user_function()(health_request())
+    response = readiness(health_request("health/ready"))
     assert response.status_code == 200, response.get_body()
+    assert json.loads(response.get_body())["status"] == "ready"
 
 
-def health_request() -> func.HttpRequest:
-    return func.HttpRequest("GET", "http://127.0.0.1/api/health", headers={}, body=b"")
+liveness = health.health._function.get_user_function()
+readiness = health.readiness._function.get_user_function()
+
+
+def health_request(route: str) -> func.HttpRequest:
+    return func.HttpRequest("GET", f"http://127.0.0.1/api/{route}", headers={}, body=b"")

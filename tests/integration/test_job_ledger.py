@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
+from azure.storage.blob import BlobLeaseClient
 
 from soraflow.job_ledger import CLOCK_SKEW_SECONDS, GENERATION, REMIX, JobIntent, JobLedger, claim_blob
 from soraflow.providers import (
@@ -15,6 +17,7 @@ from soraflow.providers import (
     build_provider,
 )
 from soraflow.storage import BlobStore, resolve_connection
+from soraflow.storage import run_blob as run_blob_of
 from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, emulator_admin, logged, settings_for
 
 
@@ -233,3 +236,50 @@ def test_a_lost_remix_answer_is_adopted_and_matched_to_its_source(store, sora_em
 def test_an_unknown_ledger_kind_is_refused(store):
     with pytest.raises(ValueError, match="kind"):
         JobLedger(store, "run-abc12345", "upscale")
+
+
+@pytest.mark.parametrize("api", ["videos", "jobs"])
+def test_two_copies_of_a_create_at_the_same_moment_make_one_job(store, sora_emulator, api):
+    run_id = f"run-{uuid.uuid4().hex[:16]}"
+    same_moment = threading.Barrier(2)
+    jobs, errors = {}, []
+
+    def copy(name: str) -> None:
+        # Each copy as a separate activity worker has it: its own provider client and its own store.
+        client = build_provider(settings_for(sora_emulator.url, api=api), retry=FAST_RETRY)
+        ledger = JobLedger(BlobStore(store.connection, store.container), run_id, clock=emulator_clock(sora_emulator))
+        try:
+            same_moment.wait()
+            jobs[name] = start(ledger, client, spec(api))
+        except Exception as error:  # reported below, with the thread that raised it
+            errors.append((name, error))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=copy, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    created = jobs_created(sora_emulator)
+    assert len(created) == 1, created
+    assert jobs["first"].id == jobs["second"].id == created[0]
+    assert store.read_json(run_blob_of(run_id, "provider-job.json"))["job_id"] == created[0]
+
+
+def test_a_lease_left_by_a_crashed_copy_expires_and_the_retry_creates_one_job(store, sora_emulator):
+    provider = build_provider(settings_for(sora_emulator.url), retry=FAST_RETRY)
+    ledger = ledger_for(store, sora_emulator)
+    job_spec = spec("videos")
+    # The crashed copy got as far as its intent and a 15 s lease (the shortest the service grants), then died.
+    store.create_json_if_absent(ledger.intent_blob, JobIntent.for_spec(job_spec, at=ledger.clock()).to_dict())
+    intent_client = store.container_client().get_blob_client(ledger.intent_blob)
+    BlobLeaseClient(intent_client).acquire(lease_duration=15)
+    assert intent_client.get_blob_properties().lease.state == "leased"
+
+    job = start(ledger, provider, job_spec)
+
+    assert jobs_created(sora_emulator) == [job.id]
+    assert store.read_json(ledger.record_blob)["job_id"] == job.id
+    provider.close()

@@ -147,7 +147,7 @@ def test_the_identity_form_streams_and_reads_with_a_bearer_token(identity_store)
     store.write_manifest("id1", {"status": "completed", "video": stored.to_dict()})
 
     assert store.open_read("runs/id1/video.mp4").read() == body
-    assert store.read_manifest("id1")["video"]["bytes"] == len(body)
+    assert store.read_json("runs/id1/run.json")["video"]["bytes"] == len(body)
     assert credential.scopes and set(credential.scopes) == {("https://storage.azure.com/.default",)}
     assert store.connection.account_key is None
 

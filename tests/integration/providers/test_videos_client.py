@@ -12,7 +12,6 @@ from soraflow.providers import (
     ProviderBadRequest,
     ProviderContentPolicy,
     ProviderExpired,
-    ProviderJobFailed,
     ProviderNotFound,
     VideosClient,
 )
@@ -57,7 +56,7 @@ def test_a_job_is_polled_to_success_with_the_providers_hint(videos_client: Video
     assert job.progress == 100
     assert job.completed_at is not None and job.expires_at is not None and job.expires_at > job.created_at
     assert [o.kind for o in job.outputs] == ["video", "thumbnail", "spritesheet"]
-    assert job.failure() is None
+    assert job.error is None
 
 
 def test_multipart_create_with_a_matching_reference_image(videos_client: VideosClient, sora_emulator):
@@ -96,16 +95,15 @@ def test_output_moderation_fails_the_job_with_a_content_policy_error(videos_clie
     job = videos_client.get(job.id)
     assert job.status is JobStatus.FAILED
     assert job.error.code == "moderation_blocked" and job.error.content_policy
-    assert isinstance(job.failure(), ProviderContentPolicy)
     assert job.outputs == ()
 
 
-def test_internal_failure_is_a_retryable_job_failure(videos_client: VideosClient, sora_emulator):
+def test_internal_failure_keeps_the_providers_code_and_is_not_content_policy(videos_client, sora_emulator):
     job = videos_client.create("[internal-error] a scene", model="sora-2", size="1280x720", seconds=4)
     advance(sora_emulator, 120)
-    failure = videos_client.get(job.id).failure()
-    assert isinstance(failure, ProviderJobFailed) and failure.retryable
-    assert failure.provider_code == "internal_error"
+    job = videos_client.get(job.id)
+    assert job.status is JobStatus.FAILED
+    assert (job.error.code, job.error.content_policy) == ("internal_error", False)
 
 
 def test_unsupported_size_is_rejected_by_the_provider_naming_the_values(videos_client: VideosClient):
@@ -187,7 +185,6 @@ def test_expired_video_reports_expired_and_its_content_is_gone(videos_client: Vi
     advance(sora_emulator, 3 * 86_400)
     job = videos_client.get(video_id)
     assert job.status is JobStatus.EXPIRED and job.terminal
-    assert isinstance(job.failure(), ProviderExpired)
     with pytest.raises(ProviderExpired) as info, videos_client.open_content(video_id):
         pass
     assert info.value.http_status == 410 and not info.value.retryable

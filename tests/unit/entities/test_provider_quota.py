@@ -63,13 +63,6 @@ def test_acquire_renew_release_across_batches(handle):
     assert state["limits"] == LIMITS
 
 
-def test_expire_drops_lapsed_leases(handle):
-    state, _ = run_batch(handle, None, ("acquire", {"run_id": "run-a", "now": 100.0, "limits": LIMITS}))
-    state, results = run_batch(handle, state, ("expire", {"now": 110.0}))
-    assert results == [["run-a"]]
-    assert state["holders"] == {}
-
-
 @pytest.mark.parametrize(
     ("operation", "payload", "message"),
     [
@@ -78,7 +71,8 @@ def test_expire_drops_lapsed_leases(handle):
         ("acquire", {"run_id": "run-x", "now": 100.0, "limits": {"concurrent": -1}}, "limits.concurrent"),
         ("release", {"now": 100.0}, "run_id must be"),
         ("renew", ["run-x", 100.0], "the input must be an object"),
-        ("expire", {"now": None}, "now must be epoch seconds"),
+        ("renew", {"run_id": "run-a", "now": None}, "now must be epoch seconds"),
+        ("expire", {"now": 110.0}, "unknown operation"),
         ("grab_everything", {"run_id": "run-x", "now": 100.0}, "unknown operation"),
     ],
 )

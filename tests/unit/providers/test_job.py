@@ -3,10 +3,7 @@ import json
 import pytest
 
 from soraflow.providers.errors import (
-    ProviderContentPolicy,
-    ProviderExpired,
     ProviderInvalidResponse,
-    ProviderJobFailed,
 )
 from soraflow.providers.job import EXTRA_LIMIT_BYTES, JobOutput, JobSpec, ProviderJob, prompt_digest
 from soraflow.providers.jobs import first_frame_item, parse_generation_job
@@ -72,7 +69,6 @@ def test_completed_video_offers_all_three_variants_only_the_mp4_required():
         ("spritesheet", 0, "video_123", False),
     ]
     assert job.expires_at == 1760714196
-    assert job.is_expired(1760714196) and not job.is_expired(1760714195)
 
 
 def test_remix_lineage_is_kept():
@@ -99,36 +95,19 @@ def test_failed_video_keeps_the_providers_error_and_maps_moderation():
     )
     assert job.status is JobStatus.FAILED
     assert job.error.code == "moderation_blocked" and job.error.content_policy
-    failure = job.failure()
-    assert isinstance(failure, ProviderContentPolicy)
-    assert not failure.retryable
-    assert "Blocked by moderation" in failure.message
+    assert "Blocked by moderation" in job.error.message
 
 
-def test_failed_video_for_internal_reasons_may_be_retried_with_a_new_job():
-    job = parse_video({**VIDEO, "status": "failed", "error": {"code": "internal_error", "message": "Boom"}})
-    failure = job.failure()
-    assert isinstance(failure, ProviderJobFailed) and failure.retryable
-    assert failure.provider_code == "internal_error"
-
-
-def test_failed_video_without_a_reason_still_explains_itself():
-    failure = parse_video({**VIDEO, "status": "failed", "error": None}).failure()
-    assert "without a reason" in failure.message
-
-
-def test_expired_video_is_terminal_and_its_failure_is_expiry():
+def test_expired_video_is_terminal():
     job = parse_video({**VIDEO, "status": "expired"})
     assert job.status is JobStatus.EXPIRED and job.terminal
-    assert isinstance(job.failure(), ProviderExpired)
-    assert job.is_expired(0)
 
 
 def test_unknown_status_is_carried_not_fatal():
     job = parse_video({**VIDEO, "status": "upscaling"})
     assert job.status is JobStatus.RUNNING
     assert job.provider_status == "upscaling"
-    assert job.failure() is None
+    assert job.error is None
 
 
 @pytest.mark.parametrize(
@@ -248,12 +227,11 @@ def test_sora1_failure_reason_is_mapped(reason, content_policy, words):
     assert job.error.code == reason
     assert job.error.content_policy is content_policy
     assert words in job.error.message
-    assert isinstance(job.failure(), ProviderContentPolicy if content_policy else ProviderJobFailed)
 
 
-def test_sora1_cancelled_job_failure_says_so():
-    failure = parse_generation_job({**SORA1_SUCCEEDED, "status": "cancelled", "generations": []}).failure()
-    assert failure.code == "provider_job_cancelled"
+def test_sora1_cancelled_job_is_terminal_and_cancelled():
+    job = parse_generation_job({**SORA1_SUCCEEDED, "status": "cancelled", "generations": []})
+    assert job.status is JobStatus.CANCELLED and job.terminal
 
 
 @pytest.mark.parametrize("generations", [None, [], "gen_a", [None], [{"id": ""}], [{"no": "id"}], [{"id": 3}]])
