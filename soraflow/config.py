@@ -12,6 +12,7 @@ from soraflow.polling import DEFAULT_BOUNDS
 SORA_APIS = ("videos", "jobs")
 DEFAULT_CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0, 60.0)
 MAX_CREATE_RETRIES = 20
+DEFAULT_RUN_INDEX_TABLE = "soraflowruns"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Settings:
     video_storage: str = "VIDEO_STORAGE"
     video_output_container: str = "videos"
     video_request_container: str = "video-requests"
+    run_index_table: str = DEFAULT_RUN_INDEX_TABLE
     run_timeout_minutes: float = 60.0
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
     poll_initial_seconds: float = DEFAULT_BOUNDS.initial
@@ -66,6 +68,7 @@ class Settings:
             azure_client_id=_text(env, "AZURE_CLIENT_ID") or None,
             video_output_container=_container(env, "VIDEO_OUTPUT_CONTAINER", "videos"),
             video_request_container=_container(env, "VIDEO_REQUEST_CONTAINER", "video-requests"),
+            run_index_table=_table(env, "RUN_INDEX_TABLE", DEFAULT_RUN_INDEX_TABLE),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
             poll_initial_seconds=_number(env, "POLL_INITIAL_SECONDS", default=DEFAULT_BOUNDS.initial, minimum=0.05),
@@ -149,5 +152,16 @@ def _container(env: Mapping[str, str], name: str, default: str) -> str:
     if not ok or any(not (c.islower() or c.isdigit() or c == "-") for c in value):
         raise ConfigurationError(
             name, f"must be a valid container name (3-63 lowercase letters, digits, hyphens), got {value!r}"
+        )
+    return value
+
+
+def _table(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(env, name, default=default)
+    # Table naming rules: 3-63 ASCII letters and digits, starting with a letter; "tables" is reserved.
+    ok = 3 <= len(value) <= 63 and value.isascii() and value.isalnum() and value[0].isalpha()
+    if not ok or value.lower() == "tables":
+        raise ConfigurationError(
+            name, f"must be a valid table name (3-63 letters and digits, starting with a letter), got {value!r}"
         )
     return value
