@@ -45,6 +45,9 @@ MAX_QUERIES_PER_PAGE = 10
 # Conditional writes that lose a race read the row again; two writers settle within a few tries.
 MAX_WRITE_ATTEMPTS = 5
 _RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+# The SDK's default (10 retries, exponential backoff) would hold a run's index activity for minutes while the table
+# service is down; a failed index write only costs a stale row until the next one, so give up soon instead.
+CLIENT_OPTIONS = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 15}
 
 
 class RunIndexError(SoraflowError):
@@ -66,7 +69,7 @@ class RunIndex:
         self._connection_source = connection if connection is not None else resolve_connection
         self.table = config._table({TABLE_SETTING: table}, TABLE_SETTING, config.DEFAULT_RUN_INDEX_TABLE)
         # Passed to TableServiceClient, e.g. retry_total, connection_timeout, raw_response_hook.
-        self._client_options = client_options
+        self._client_options = {**CLIENT_OPTIONS, **client_options}
         self._lock = threading.Lock()
         self._client: TableClient | None = None
 

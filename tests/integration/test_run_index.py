@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from soraflow.errors import ConfigurationError, RequestValidationError
-from soraflow.run_index import CHUNK_BYTES, RunIndex, run_entity
+from soraflow.run_index import CHUNK_BYTES, RunIndex, RunIndexError, run_entity
 from soraflow.storage import resolve_connection
 from soraflow.video_request import MAX_PROMPT_CHARS, parse_video_request
 
@@ -296,3 +297,15 @@ def test_row_keys_sort_newest_first():
     keys = [run_entity(run_view(n))["RowKey"] for n in (0, 1, 86_400 * 365 * 50)]
     assert keys == sorted(keys, reverse=True)
     assert len({len(key) for key in keys}) == 1
+
+
+def test_an_unreachable_table_service_is_a_retryable_run_index_error():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    raw = f"AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1"
+    index = RunIndex(resolve_connection(env={"VIDEO_STORAGE": raw}), retry_total=0)
+    for attempt in (lambda: index.record(run_view(1)), lambda: index.page(limit=5)):
+        with pytest.raises(RunIndexError) as failed:
+            attempt()
+        assert failed.value.retryable
