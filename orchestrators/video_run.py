@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
+from activities.run_index import INDEX_RUN
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
 from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
 from soraflow.quota import waiting_poll_delay
+from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, error_from_failure
 
 bp = df.Blueprint()
@@ -58,7 +61,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
                 )
             if not (yield from wait_for_capacity(context, run, cancel, may_continue=True)):
                 return None  # continued as new while waiting in line, with the state in its input
-            publish(context, run, RunStatus.SUBMITTING)
+            yield from record_in_index(context, run, publish(context, run, RunStatus.SUBMITTING))
             if run.get("remix_of"):  # POST /videos/{id}/remix: this run's video is a remix of another run's
                 remix = {"source_job_id": run["remix_of"]["job_id"], "prompt": request["prompt"]}
                 state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
@@ -72,7 +75,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
             yield from store_outputs(context, run, cancel, source="remix" if run.get("remix_of") else "generation")
             if request.get("remix"):
                 yield from wait_for_capacity(context, run, cancel)
-                publish(context, run, RunStatus.REMIXING)
+                yield from record_in_index(context, run, publish(context, run, RunStatus.REMIXING))
                 remix = {"source_job_id": state["job"]["id"], "prompt": request["remix"]["prompt"]}
                 state["generation_job"] = state["job"]
                 state["job"] = yield from create_job(context, run, cancel, "remix_provider_job", remix)
@@ -93,6 +96,7 @@ def video_run_orchestrator(context: df.DurableOrchestrationContext):
     manifest = {"id": run["run_id"], "request": request, "cost": run.get("cost"), "remix_of": run.get("remix_of"),
                 "created_at": run["created_at"], **result}  # fmt: skip
     result["manifest"] = yield context.call_activity_with_retry("write_run_manifest", STORAGE_RETRY, manifest)
+    yield from record_in_index(context, run, result)
     if request.get("callback_url"):
         try:
             callback = {"url": request["callback_url"], "run": manifest}
@@ -131,8 +135,9 @@ def create_job(context: df.DurableOrchestrationContext, run: dict, cancel, activ
             raise RunEnded(RunStatus.FAILED, run_error("timeout", message, provider_code=error.get("provider_code")))
         attempt += 1
         refusal = error.get("provider_code") or error["code"]
-        publish(context, run, RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
-                note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
+        view = publish(context, run, RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
+                       note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
+        yield from record_in_index(context, run, view)
         yield from wait_holding(context, run, delay, cancel)
 
 
@@ -168,7 +173,7 @@ def poll_until_done(context: df.DurableOrchestrationContext, run: dict, cancel, 
         clock = (context.current_utc_datetime - datetime.fromisoformat(run["created_at"])).total_seconds()
         sample = [clock, float(job.get("progress") or 0)]
         state["samples"] = [*state["samples"], sample][-SAMPLE_WINDOW:]
-        publish(context, run, stage, job=job)
+        yield from record_in_index(context, run, publish(context, run, stage, job=job))
 
 
 def polling_bounds(options: dict) -> PollingBounds:
@@ -204,7 +209,8 @@ def wait_for_capacity(context: df.DurableOrchestrationContext, run: dict, cancel
         if now >= deadline:
             minutes = run["options"]["timeout_minutes"]
             raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes} minutes"))
-        publish(context, run, RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
+        view = publish(context, run, RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
+        yield from record_in_index(context, run, view)
         # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
         yield from wait(context, waiting_poll_delay(admission["position"]), cancel)
 
@@ -259,7 +265,7 @@ def store_outputs(context: df.DurableOrchestrationContext, run: dict, cancel, *,
     """Download every output of the current job straight into Blob Storage, in parallel activities."""
     state = run["state"]
     stage = state["stage"]
-    publish(context, run, RunStatus.DOWNLOADING)
+    yield from record_in_index(context, run, publish(context, run, RunStatus.DOWNLOADING))
     payloads = [
         {"run_id": run["run_id"], "output": output, "source": source, "folder": folder}
         for output in state["job"].get("outputs", [])
@@ -351,6 +357,28 @@ def publish(
         # client that reads `completed` or `failed` can rely on run.json being written (and may delete the run).
         context.set_custom_status(status)
     return status
+
+
+def record_in_index(context: df.DurableOrchestrationContext, run: dict, view: dict):
+    """Write the run to the run index (GET /videos lists from it) when its status differs from the last written.
+
+    A failed write never fails or holds up the run: the row is written again at the next change of status, and
+    GET /videos/{id} repairs the row of a finished run.
+    """
+    state = run["state"]
+    if view["status"] == state.get("indexed"):
+        return
+    final = RunStatus(view["status"]).is_final
+    status = {"instanceId": run["run_id"], "runtimeStatus": "Completed" if final else "Running", "input": run}
+    resource = build_run_resource({**status, "output" if final else "customStatus": view})
+    try:
+        yield context.call_activity(INDEX_RUN, {"run": resource})
+        state["indexed"] = view["status"]
+    except Exception as failure:  # the next status change writes the row again
+        if not context.is_replaying:
+            logging.getLogger("soraflow.orchestrator").warning(
+                "run %s: run index not written at %s: %s", run["run_id"], view["status"], failure
+            )
 
 
 def overall_progress(stage: RunStatus, job: dict | None) -> int:
