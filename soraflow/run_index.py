@@ -36,8 +36,8 @@ PARTITION = "runs"  # one partition: a page is one range read in RowKey order, w
 # RowKeys count down from here in microseconds since the epoch (17 digits last until the year 5138).
 _NEWEST = 10**17 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The service's limits: 64 KiB per binary property, 1 MiB per entity. A request with two 32,000-character
-# prompts is at most ~400 KB of JSON, so 15 chunks (960 KiB) leave room for the key and status columns.
+# The service's limits: 64 KiB per binary property, 1 MiB per entity. The largest valid request (two prompts of
+# 32,000 4-byte characters, full metadata) makes a 292 KB resource, 5 chunks; 15 (960 KiB) leave room to spare.
 CHUNK_BYTES = 64 * 1024
 MAX_CHUNKS = 15
 # A filtered query may come back short (or empty) with a token; read on, but never more than this per page.
