@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import outputs, provider_jobs
+from activities import outputs, provider_jobs, run_index
 from entities import provider_quota
 from orchestrators import video_run
 from triggers import blob_requests, health, openapi, videos_api
@@ -18,5 +18,6 @@ for blueprint in (
     provider_quota.bp,
     provider_jobs.bp,
     outputs.bp,
+    run_index.bp,
 ):
     app.register_functions(blueprint)

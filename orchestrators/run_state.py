@@ -112,6 +112,7 @@ class RunState:
     deleted_jobs: tuple[str, ...] = ()
     remix_error: Mapping[str, Any] | None = None
     delete_error: Mapping[str, Any] | None = None
+    indexed: str | None = None  # the status last written to the run index
 
     def replace(self, **changes: Any) -> RunState:
         return dataclasses.replace(self, **changes)
@@ -146,6 +147,7 @@ class RunState:
             deleted_jobs=tuple(data.get("deleted_jobs") or ()),
             remix_error=data.get("remix_error"),
             delete_error=data.get("delete_error"),
+            indexed=data.get("indexed"),
         )
 
 

@@ -18,12 +18,14 @@ import azure.durable_functions as df
 
 from activities.outputs import DELIVER_RUN_CALLBACK, PREPARE_REFERENCE, STORE_PROVIDER_OUTPUT, WRITE_RUN_MANIFEST
 from activities.provider_jobs import CREATE_PROVIDER_JOB, DELETE_PROVIDER_JOB, GET_PROVIDER_JOB, REMIX_PROVIDER_JOB
+from activities.run_index import INDEX_RUN
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
 from orchestrators.run_state import RunInput, RunState, Slot, Step
 from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
 from soraflow.providers.status import JobStatus
 from soraflow.quota import waiting_poll_delay
 from soraflow.retention import next_store_wait, store_deadline
+from soraflow.run_resource import build_run_resource
 from soraflow.run_view import RunView
 from soraflow.runs import RunStatus, error_from_failure, is_typed_failure
 
@@ -142,10 +144,32 @@ class Run:
         self.context.continue_as_new(self.input.with_state(self.state).to_dict())
         raise ContinuedAsNew
 
-    def publish(self, stage: RunStatus, *, note: str | None = None, queue_position: int | None = None) -> None:
-        """Show a live stage and its progress in custom status (what GET /videos/{id} reads while the run runs)."""
+    def publish(self, stage: RunStatus, *, note: str | None = None, queue_position: int | None = None):
+        """Show a live stage and its progress in custom status (what GET /videos/{id} reads while the run runs), and
+        write the run index when the status changed (what GET /videos lists)."""
         self.update(stage=RunStatus(stage))
-        self.context.set_custom_status(self.view(stage, note=note, queue_position=queue_position).to_dict())
+        view = self.view(stage, note=note, queue_position=queue_position).to_dict()
+        self.context.set_custom_status(view)
+        yield from self.index(view)
+
+    def index(self, view: dict):
+        """Write the run's row in the run index when its status differs from the last one written.
+
+        A failed write never fails or holds up the run: the row is written again at the next change of status, and
+        GET /videos/{id} repairs the row of a finished run.
+        """
+        if view["status"] == self.state.indexed:
+            return
+        final = RunStatus(view["status"]).is_final
+        run_input = {key: getattr(self.input, key) for key in ("run_id", "request", "cost", "created_at")}
+        instance = {"instanceId": self.id, "runtimeStatus": "Completed" if final else "Running", "input": run_input}
+        resource = build_run_resource({**instance, "output" if final else "customStatus": view})
+        try:
+            yield self.context.call_activity(INDEX_RUN, {"run": resource})
+            self.update(indexed=view["status"])
+        except Exception as failure:
+            if not self.context.is_replaying:
+                log.warning("run %s: run index not written at %s: %s", self.id, view["status"], failure)
 
     def view(self, stage: RunStatus, **extra) -> RunView:
         return RunView.of(
@@ -226,7 +250,7 @@ class Run:
 
 def prepare_reference(run: Run):
     """Fit the reference image (an upload, a blob, or a frame of an earlier run) to the video, once."""
-    run.publish(RunStatus.QUEUED)
+    yield from run.publish(RunStatus.QUEUED)
     if run.input.request.get("input_reference") and not run.state.reference:
         payload = {"run_id": run.id, "request": dict(run.input.request)}
         run.update(reference=(yield run.context.call_activity_with_retry(PREPARE_REFERENCE, SAFE_RETRY, payload)))
@@ -255,7 +279,7 @@ def wait_for_capacity(run: Run):
         if run.now >= run.deadline:
             minutes = run.input.options.timeout_minutes
             raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes:g} minutes"))
-        run.publish(RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
+        yield from run.publish(RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
         # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
         yield from run.wait(waiting_poll_delay(admission["position"]))
 
@@ -278,14 +302,14 @@ def create_job(run: Run):
     else:
         stage = RunStatus.SUBMITTING
         activity, payload = CREATE_PROVIDER_JOB, {"request": dict(run.input.request), "reference": run.state.reference}
-    run.publish(stage)
+    yield from run.publish(stage)
     delays = run.input.options.create_retry_seconds
     attempt = 0
     while True:
         try:
             job = yield run.context.call_activity(activity, {"run_id": run.id, **payload})
             run.update(job=job, samples=(), polls=0)
-            run.publish(stage)
+            yield from run.publish(stage)
             return
         except Exception as failure:
             if not is_typed_failure(failure):
@@ -301,8 +325,8 @@ def create_job(run: Run):
             raise RunEnded(RunStatus.FAILED, run_error("timeout", message, provider_code=error.get("provider_code")))
         attempt += 1
         refusal = error.get("provider_code") or error["code"]
-        run.publish(RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
-                    note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
+        yield from run.publish(RunStatus.WAITING_FOR_CAPACITY if at_capacity else stage,
+                               note=f"provider busy ({refusal}), retrying in {delay:g} s")  # fmt: skip
         yield from run.wait_holding(delay)
 
 
@@ -338,7 +362,7 @@ def render(run: Run):
         job = yield run.context.call_activity_with_retry(GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"]})
         sample = ((run.now - created).total_seconds(), float(job.get("progress") or 0))
         run.update(job=job, polls=run.state.polls + 1, samples=(*run.state.samples, sample)[-SAMPLE_WINDOW:])
-        run.publish(stage)
+        yield from run.publish(stage)
 
 
 def bounds(run: Run) -> PollingBounds:
@@ -358,7 +382,7 @@ def store_outputs(run: Run):
     folder = "remix/" if remix_step else ""
     job = run.state.job
     until = datetime.fromisoformat(run.state.store_until) if run.state.store_until else store_deadline(job, run.now)
-    run.publish(RunStatus.DOWNLOADING)
+    yield from run.publish(RunStatus.DOWNLOADING)
     absent: set[tuple] = set()
     while True:
         stored = {(o["source"], o["kind"], int(o.get("index") or 0)) for o in run.state.outputs}
@@ -392,7 +416,8 @@ def store_outputs(run: Run):
                         attempt, delay)  # fmt: skip
         if attempt % run.input.options.polls_per_execution == 0:
             run.continue_as_new()
-        run.publish(RunStatus.DOWNLOADING, note=f"storage failed ({errors[0]['code']}), retrying in {delay:g} s")
+        note = f"storage failed ({errors[0]['code']}), retrying in {delay:g} s"
+        yield from run.publish(RunStatus.DOWNLOADING, note=note)
         yield from run.wait(delay)
     run.update(stored_jobs=(*run.state.stored_jobs, job["id"]), store_attempts=0, store_until=None)
 
@@ -428,6 +453,7 @@ def report(run: Run):
         result["manifest"] = yield from with_storage_retry(run, WRITE_RUN_MANIFEST, manifest, MANIFEST_RETRY_WINDOW)
     except RunEnded as ended:
         result["manifest"], result["manifest_error"] = None, ended.error
+    yield from run.index(view)
     if run.input.request.get("callback_url"):
         callback = {"url": run.input.request["callback_url"], "run": manifest}
         try:

@@ -25,6 +25,7 @@ DEFAULT_REQUEST_CONTAINER = "video-requests"
 REQUEST_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 # The Durable task hub naming rule (Azure Storage backend): a letter first, then letters and digits, 3-45 in all.
 _TASK_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+DEFAULT_RUN_INDEX_TABLE = "soraflowruns"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settings:
     azure_client_id: str | None = None
     video_output_container: str = DEFAULT_OUTPUT_CONTAINER
     video_request_container: str = DEFAULT_REQUEST_CONTAINER
+    run_index_table: str = DEFAULT_RUN_INDEX_TABLE
     run_timeout_minutes: float = 60.0
     create_retry_seconds: tuple[float, ...] = DEFAULT_CREATE_RETRY_SECONDS
     store_retry_seconds: tuple[float, ...] = DEFAULT_STORE_RETRY_SECONDS
@@ -78,6 +80,7 @@ class Settings:
             azure_client_id=_text(env, "AZURE_CLIENT_ID") or None,
             video_output_container=container_setting(env, "VIDEO_OUTPUT_CONTAINER", DEFAULT_OUTPUT_CONTAINER),
             video_request_container=container_setting(env, "VIDEO_REQUEST_CONTAINER", DEFAULT_REQUEST_CONTAINER),
+            run_index_table=_table(env, "RUN_INDEX_TABLE", DEFAULT_RUN_INDEX_TABLE),
             run_timeout_minutes=_number(env, "RUN_TIMEOUT_MINUTES", default=60.0, minimum=0.01),
             create_retry_seconds=_seconds_list(env, "CREATE_RETRY_SECONDS", default=DEFAULT_CREATE_RETRY_SECONDS),
             store_retry_seconds=_seconds_list(env, "STORE_RETRY_SECONDS", default=DEFAULT_STORE_RETRY_SECONDS),
@@ -207,5 +210,16 @@ def task_hub_name(env: Mapping[str, str] | None = None) -> str:
     if not _TASK_HUB_NAME.fullmatch(value):
         raise ConfigurationError(
             "TASKHUB_NAME", f"must start with a letter and hold only letters and digits, 3-45 in all; got {value!r}"
+        )
+    return value
+
+
+def _table(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(env, name, default=default)
+    # Table naming rules: 3-63 ASCII letters and digits, starting with a letter; "tables" is reserved.
+    ok = 3 <= len(value) <= 63 and value.isascii() and value.isalnum() and value[0].isalpha()
+    if not ok or value.lower() == "tables":
+        raise ConfigurationError(
+            name, f"must be a valid table name (3-63 letters and digits, starting with a letter), got {value!r}"
         )
     return value

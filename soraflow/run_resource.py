@@ -50,7 +50,8 @@ def build_run_resource(
         "remix_error": latest.get("remix_error"),
         "delete_error": latest.get("delete_error"),
         "cost": run_input.get("cost"),
-        "created_at": _iso(instance.get("createdTime")) or run_input.get("created_at"),
+        # The trigger's stamp first: the run index keys rows on it, so the list and GET /videos/{id} agree.
+        "created_at": run_input.get("created_at") or _iso(instance.get("createdTime")),
         "updated_at": latest.get("updated_at") or _iso(instance.get("lastUpdatedTime")),
         "completed_at": latest.get("completed_at") if status.is_final else None,
     }

@@ -14,6 +14,7 @@ readiness health reports too): VIDEO_REQUEST_TRIGGER_SOURCE `EventGrid` (the def
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ import azure.functions as func
 from orchestrators.video_run import ORCHESTRATOR
 from soraflow.config import Settings, request_trigger
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
+from soraflow.run_index import run_index
+from soraflow.run_resource import build_run_resource
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
 from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
@@ -90,6 +93,11 @@ async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestr
             return
         raise
     log.info("blob %s/%s started run %s", container, name, run_id)
+    try:
+        resource = build_run_resource({"instanceId": run_id, "runtimeStatus": "Pending", "input": run_input})
+        await asyncio.to_thread(run_index().record, resource, only_if_absent=True)
+    except Exception:  # the run has started; its row is written at its first change of stage
+        log.warning("run %s started without its run-index row", run_id, exc_info=True)
 
 
 @dataclass

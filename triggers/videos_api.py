@@ -6,8 +6,6 @@ Every 4xx is problem+json naming the field, and nothing is started or changed wh
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -22,6 +20,7 @@ from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import load_price_table
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
+from soraflow.run_index import run_index
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id, request_fingerprint, run_id_for_idempotency_key
 from soraflow.storage import output_store, run_blob
@@ -37,7 +36,6 @@ from triggers.runs import (
     build_run_input,
     check_reference,
     find_run,
-    instance_dict,
 )
 
 bp = df.Blueprint()
@@ -174,7 +172,18 @@ async def start_or_replay(
         return replay_or_conflict(req, existing, fingerprint)
     log.info("started run %s (%s, %s s, %s)", run_id, request.model, request.seconds, request.size)
     resource = build_run_resource({"instanceId": run_id, "runtimeStatus": "Pending", "input": run_input})
+    await index_started_run(resource)
     return run_response(req, resource, status=202)
+
+
+async def index_started_run(resource: dict) -> None:
+    """Give a run that just started its run-index row, unless the run already wrote a later one."""
+    try:
+        await asyncio.to_thread(run_index().record, resource, only_if_absent=True)
+    except Exception:
+        # The run has started: failing the answer now would invite a retry that starts (and pays for) a second
+        # run. The row is written at the run's first change of stage.
+        log.warning("run %s started without its run-index row", resource["id"], exc_info=True)
 
 
 def replay_or_conflict(req: func.HttpRequest, existing: dict, fingerprint: str) -> func.HttpResponse:
@@ -313,13 +322,28 @@ async def get_video_run(req: func.HttpRequest, client: df.DurableOrchestrationCl
     instance = await find_run(client, run_id)
     if instance is None:
         return run_not_found(run_id)
-    return run_response(req, build_run_resource(instance, content_url=content_url_for(req, run_id)))
+    resource = build_run_resource(instance)
+    if RunStatus(resource["status"]).is_final:
+        await repair_index_row(instance, resource)
+    return run_response(req, resource)
+
+
+async def repair_index_row(instance: dict, resource: dict) -> None:
+    """Re-record a finished run whose row is missing or older (its last index write failed, or it was terminated).
+
+    A finished run never writes its row again, so without this the list would show it unfinished for good.
+    """
+    created_at = (instance.get("input") or {}).get("created_at") or resource["created_at"]
+    try:
+        # The row is keyed by the creation time the run's own writes use: the one in its input.
+        await asyncio.to_thread(run_index().record, {**resource, "created_at": created_at})
+    except Exception:  # the read answers anyway; the next read tries again
+        log.warning("run %s: could not repair its run-index row", resource["id"], exc_info=True)
 
 
 @bp.route(route="videos", methods=["GET"])
-@bp.durable_client_input(client_name="client")
-async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Runs, newest first: `status=` filter, `limit=` (1-100), `continuation=` token from the previous page."""
+def list_video_runs(req: func.HttpRequest) -> func.HttpResponse:
+    """Runs, newest first, one page of the run index: `status=`, `limit=` (1-100), `continuation=` token."""
     status = req.params.get("status")
     if status is not None and status not in {s.value for s in RunStatus}:
         allowed = ", ".join(s.value for s in RunStatus)
@@ -329,42 +353,14 @@ async def list_video_runs(req: func.HttpRequest, client: df.DurableOrchestration
     if limit is None:
         message = f"must be a whole number from 1 to {MAX_LIST_LIMIT}; got {shown_param(raw_limit)}"
         return field_problem("limit", message)
-    after = None
-    if "continuation" in req.params:
-        after = decode_continuation(req.params["continuation"])
-        if after is None:
-            return field_problem("continuation", "is not a token this API returned")
-    instances = await client.get_status_by(instance_id_prefix="run-")
-    runs = []
-    for status_object in instances:
-        instance = instance_dict(status_object)
-        if instance.get("name") not in (None, ORCHESTRATOR):
-            continue
-        resource = build_run_resource(instance, content_url=content_url_for(req, instance["instanceId"]))
-        if status is None or resource["status"] == status:
-            runs.append(resource)
-    runs.sort(key=lambda r: (r["created_at"] or "", r["id"]), reverse=True)
-    if after is not None:
-        runs = [r for r in runs if (r["created_at"] or "", r["id"]) < after]
-    page, more = runs[:limit], len(runs) > limit
-    body = {"object": "list", "data": await with_requests(client, page), "has_more": more}
-    if more:
-        body["continuation"] = encode_continuation(page[-1]["created_at"] or "", page[-1]["id"])
+    try:
+        runs, token = run_index().page(status=status, limit=limit, continuation=req.params.get("continuation"))
+    except SoraflowError as error:
+        return problem_from_error(error, status=500 if isinstance(error, ConfigurationError) else None)
+    body = {"object": "list", "data": [with_content_urls(req, run) for run in runs], "has_more": token is not None}
+    if token is not None:
+        body["continuation"] = token
     return json_response(body)
-
-
-async def with_requests(client: df.DurableOrchestrationClient, page: list[dict]) -> list[dict]:
-    """The page's runs with their `request` and `cost`, which live in the run's input.
-
-    The durable list API leaves inputs out (and the SDK's get_status_by cannot ask for them), so each run on the
-    page is read once more, all at once.
-    """
-    instances = await asyncio.gather(*(find_run(client, run["id"]) for run in page))
-    enriched = []
-    for run, instance in zip(page, instances, strict=True):
-        run_input = (instance or {}).get("input") or {}
-        enriched.append({**run, "request": run_input.get("request"), "cost": run_input.get("cost")})
-    return enriched
 
 
 def whole_number(raw: str, low: int, high: int) -> int | None:
@@ -373,20 +369,6 @@ def whole_number(raw: str, low: int, high: int) -> int | None:
         return None
     value = int(raw)
     return value if low <= value <= high else None
-
-
-def encode_continuation(created_at: str, run_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, run_id]).encode()).decode().rstrip("=")
-
-
-def decode_continuation(token: str) -> tuple[str, str] | None:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
-        return value[0], value[1]
-    return None
 
 
 # --- cancel, delete ---
@@ -422,6 +404,8 @@ async def delete_video_run(req: func.HttpRequest, client: df.DurableOrchestratio
                        errors=[FieldError("id", "the run is still in progress")])  # fmt: skip
     try:
         removed = output_store().delete_run(run_id)
+        # Before the history goes: a failure here leaves the run to a retried DELETE instead of a row without a run.
+        run_index().remove(run_id, (instance.get("input") or {}).get("created_at") or resource["created_at"])
     except SoraflowError as error:
         return problem_from_error(error, status=503)
     await client.purge_instance_history(run_id)
@@ -498,11 +482,16 @@ def api_base(req: func.HttpRequest) -> str:
 
 def run_response(req: func.HttpRequest, resource: dict, *, status: int = 200) -> func.HttpResponse:
     location = f"{api_base(req)}/videos/{resource['id']}"
-    if resource.get("outputs"):
-        resource = {**resource, "outputs": [{**o, "url": content_url_for(req, resource["id"])(o)} for o in
-                                            resource["outputs"]]}  # fmt: skip
     headers = {"Location": location} if status == 202 else {}
-    return json_response(resource, status=status, headers=headers)
+    return json_response(with_content_urls(req, resource), status=status, headers=headers)
+
+
+def with_content_urls(req: func.HttpRequest, resource: dict) -> dict:
+    """The run resource with each output's content `url` on this API."""
+    if not resource.get("outputs"):
+        return resource
+    url = content_url_for(req, resource["id"])
+    return {**resource, "outputs": [{**output, "url": url(output)} for output in resource["outputs"]]}
 
 
 def json_response(body: dict, *, status: int = 200, headers: dict | None = None) -> func.HttpResponse:

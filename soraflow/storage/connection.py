@@ -1,8 +1,9 @@
 """Where the video storage account is and how to reach it, read from a setting prefix like the Functions host does.
 
 `VIDEO_STORAGE` holds a connection string (`UseDevelopmentStorage=true`, or a full one), or identity-based settings
-`VIDEO_STORAGE__accountName` / `__blobServiceUri` / `__serviceUri` with `__credential` and `__clientId` name the
-account and the managed identity. Nothing is read before `resolve_connection` is called.
+`VIDEO_STORAGE__accountName` / `__blobServiceUri` / `__serviceUri` (and `__tableServiceUri` for the run index) with
+`__credential` and `__clientId` name the account and the managed identity. Nothing is read before `resolve_connection`
+is called.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from soraflow.errors import ConfigurationError, shown_url
@@ -27,7 +29,9 @@ DEFAULT_SETTING = "VIDEO_STORAGE"
 DEV_ACCOUNT_NAME = "devstoreaccount1"
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEV_BLOB_URL = f"http://127.0.0.1:10000/{DEV_ACCOUNT_NAME}"
+DEV_TABLE_URL = f"http://127.0.0.1:10002/{DEV_ACCOUNT_NAME}"
 
+ACCOUNT_PARTS = "AccountName/EndpointSuffix"
 _ACCOUNT_NAME = re.compile(r"[a-z0-9]{3,24}")
 
 
@@ -42,6 +46,7 @@ class StorageConnection:
     sas_token: str | None = field(default=None, repr=False)
     credential: Any = None  # a TokenCredential when the connection is identity-based
     client_id: str | None = None
+    table_url: str | None = None  # None when the settings name no table endpoint (a blob-only SAS, a blob URI)
 
     @property
     def uses_identity(self) -> bool:
@@ -49,13 +54,24 @@ class StorageConnection:
 
     def create_service_client(self, **options: Any) -> BlobServiceClient:
         """A BlobServiceClient for this connection (no network until it is used)."""
+        return BlobServiceClient(self.account_url, credential=self._credential(), **options)
+
+    def create_table_service_client(self, **options: Any) -> TableServiceClient:
+        """A TableServiceClient on the same account and credential (no network until it is used)."""
+        if self.table_url is None:
+            if self.uses_identity:
+                problem = f"names no table endpoint: set {self.setting}__tableServiceUri or {self.setting}__accountName"
+            else:
+                problem = "is a connection string without TableEndpoint or AccountName, which the run index needs"
+            raise ConfigurationError(self.setting, problem)
+        return TableServiceClient(self.table_url, credential=self._credential(), **options)
+
+    def _credential(self) -> Any:
         if self.credential is not None:
-            credential: Any = self.credential
-        elif self.account_key is not None:
-            credential = AzureNamedKeyCredential(self.account_name, self.account_key)
-        else:
-            credential = AzureSasCredential(self.sas_token or "")
-        return BlobServiceClient(self.account_url, credential=credential, **options)
+            return self.credential
+        if self.account_key is not None:
+            return AzureNamedKeyCredential(self.account_name, self.account_key)
+        return AzureSasCredential(self.sas_token or "")
 
 
 def resolve_connection(setting: str = DEFAULT_SETTING, env: Mapping[str, str] | None = None) -> StorageConnection:
@@ -107,20 +123,23 @@ def _from_connection_string(setting: str, raw: str) -> StorageConnection:
             )
         parts[key.strip().lower()] = value.strip()
     if parts.get("usedevelopmentstorage", "").lower() == "true":
-        return StorageConnection(setting, DEV_BLOB_URL, DEV_ACCOUNT_NAME, account_key=DEV_ACCOUNT_KEY)
+        return StorageConnection(
+            setting, DEV_BLOB_URL, DEV_ACCOUNT_NAME, account_key=DEV_ACCOUNT_KEY, table_url=DEV_TABLE_URL
+        )
     if "usedevelopmentstorage" in parts:
         raise ConfigurationError(setting, "has UseDevelopmentStorage set to something other than true")
     name = parts.get("accountname") or None
     if parts.get("blobendpoint"):
         url = _validate_url(setting, parts["blobendpoint"], part="BlobEndpoint")
     elif name:
-        protocol = parts.get("defaultendpointsprotocol", "https").lower()
-        if protocol not in ("http", "https"):
-            raise ConfigurationError(setting, f"has DefaultEndpointsProtocol {protocol!r}; use https or http")
-        suffix = parts.get("endpointsuffix") or "core.windows.net"
-        url = _validate_url(setting, f"{protocol}://{name}.blob.{suffix}", part="AccountName/EndpointSuffix")
+        url = _validate_url(setting, _account_endpoint(setting, parts, "blob"), part=ACCOUNT_PARTS)
     else:
         raise ConfigurationError(setting, "is a connection string without AccountName or BlobEndpoint")
+    table_url = None
+    if parts.get("tableendpoint"):
+        table_url = _validate_url(setting, parts["tableendpoint"], part="TableEndpoint")
+    elif name:
+        table_url = _validate_url(setting, _account_endpoint(setting, parts, "table"), part=ACCOUNT_PARTS)
     key = parts.get("accountkey") or None
     sas = (parts.get("sharedaccesssignature") or "").lstrip("?") or None
     if key:
@@ -130,10 +149,18 @@ def _from_connection_string(setting: str, raw: str) -> StorageConnection:
             b64decode(key, validate=True)
         except (binascii.Error, ValueError):
             raise ConfigurationError(setting, "has an AccountKey that is not valid base64") from None
-        return StorageConnection(setting, url, name, account_key=key)
+        return StorageConnection(setting, url, name, account_key=key, table_url=table_url)
     if sas:
-        return StorageConnection(setting, url, name or _account_from_url(url), sas_token=sas)
+        return StorageConnection(setting, url, name or _account_from_url(url), sas_token=sas, table_url=table_url)
     raise ConfigurationError(setting, "is a connection string with neither AccountKey nor SharedAccessSignature")
+
+
+def _account_endpoint(setting: str, parts: dict[str, str], service: str) -> str:
+    protocol = parts.get("defaultendpointsprotocol", "https").lower()
+    if protocol not in ("http", "https"):
+        raise ConfigurationError(setting, f"has DefaultEndpointsProtocol {protocol!r}; use https or http")
+    suffix = parts.get("endpointsuffix") or "core.windows.net"
+    return f"{protocol}://{parts['accountname']}.{service}.{suffix}"
 
 
 def _from_identity(setting: str, values: dict[str, tuple[str, str]]) -> StorageConnection:
@@ -158,9 +185,26 @@ def _from_identity(setting: str, values: dict[str, tuple[str, str]]) -> StorageC
             f"{setting}__accountName",
             f"is not set: an identity-based connection needs {setting}__accountName or {setting}__blobServiceUri",
         )
+    table_url = _identity_table_url(values, account)
     client_id = values["clientid"][1] if "clientid" in values else None
     credential = _identity_credential(setting, values, client_id)
-    return StorageConnection(setting, url, account_name, credential=credential, client_id=client_id)
+    return StorageConnection(
+        setting, url, account_name, credential=credential, client_id=client_id, table_url=table_url
+    )
+
+
+def _identity_table_url(values: dict[str, tuple[str, str]], account: tuple[str, str] | None) -> str | None:
+    """The table endpoint: `__tableServiceUri`, else the account's public one, else none (blob URI alone)."""
+    uri = values.get("tableserviceuri")
+    if uri:
+        url = _validate_url(uri[0], uri[1])
+        if not url.startswith("https://"):
+            message = f"must be an https URL for an identity-based connection, got {shown_url(url)}"
+            raise ConfigurationError(uri[0], message)
+        return url
+    if account and _ACCOUNT_NAME.fullmatch(account[1]):
+        return f"https://{account[1]}.table.core.windows.net"
+    return None
 
 
 def _identity_credential(setting: str, values: dict[str, tuple[str, str]], client_id: str | None) -> Any:

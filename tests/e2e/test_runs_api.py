@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import jsonschema
 import pytest
 
 from soraflow.callbacks import SIGNATURE_HEADER, verify
+from soraflow.run_index import RunIndex
+from soraflow.storage import resolve_connection
 from tests.callback_receiver import CallbackReceiver
-from tests.e2e.conftest import CALLBACK_SECRET
+from tests.e2e.conftest import CALLBACK_SECRET, MASTER_KEY
 
 
 def successful(requests: list[dict]) -> list[dict]:
     return [r for r in requests if r["status"] < 300]
+
+
+def list_runs(app, **params) -> list[dict]:
+    """Every run the list shows, page by page (`limit` per page), checking each page's size and token."""
+    runs: list[dict] = []
+    token = None
+    while True:
+        page = app.http.get(f"{app.url}/api/videos", params={**params, **({"continuation": token} if token else {})})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["data"]) <= int(params.get("limit", 20))
+        runs += body["data"]
+        if not body["has_more"]:
+            assert "continuation" not in body
+            return runs
+        token = body["continuation"]
+
+
+def wait_listed(app, run_id: str, status: str, timeout: float = 30) -> None:
+    """Poll the list filtered by `status` until it shows the run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run_id in [run["id"] for run in list_runs(app, status=status, limit=100)]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} never listed as {status}")
 
 
 # --- idempotency ---
@@ -35,10 +65,12 @@ def test_a_retried_post_with_the_same_key_returns_the_same_run(soraflow_app):
 
 def test_the_same_key_with_another_body_is_a_conflict(soraflow_app):
     headers = {"Idempotency-Key": "order-4712"}
-    assert soraflow_app.post_video({"prompt": "one"}, headers=headers).status_code == 202
+    started = soraflow_app.post_video({"prompt": "one"}, headers=headers)
+    assert started.status_code == 202
     response = soraflow_app.post_video({"prompt": "two"}, headers=headers)
     assert response.status_code == 409
     assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    soraflow_app.wait(started.json()["id"])  # a run left going would take the next test's scripted fault
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
@@ -57,6 +89,7 @@ def test_cancel_while_generating_stops_the_run_and_deletes_the_provider_job(sora
     generating = soraflow_app.wait(run["id"], statuses={"generating"})
     job_id = generating["provider"]["job_id"]
     assert soraflow_app.get(run["id"]).json()["status"] == "generating"
+    wait_listed(soraflow_app, run["id"], "generating")  # a stage change reaches the run index too
     deleted_early = soraflow_app.http.delete(f"{soraflow_app.url}/api/videos/{run['id']}")
     assert deleted_early.status_code == 409  # still running
 
@@ -96,23 +129,48 @@ def test_unknown_or_hostile_ids_are_404(soraflow_app, run_id):
 # --- list ---
 
 
-def test_list_filters_by_status_and_pages_with_a_continuation(soraflow_app):
-    ids = [soraflow_app.start(prompt=f"list item {n}")["id"] for n in range(3)]
-    for run_id in ids:
-        soraflow_app.wait(run_id)
-    seen: list[str] = []
-    token = None
-    while True:
-        params = {"status": "completed", "limit": 2, **({"continuation": token} if token else {})}
-        page = soraflow_app.http.get(f"{soraflow_app.url}/api/videos", params=params).json()
-        assert len(page["data"]) <= 2
-        assert {run["status"] for run in page["data"]} <= {"completed"}
-        seen += [run["id"] for run in page["data"]]
-        if not page["has_more"]:
-            break
-        token = page["continuation"]
-    assert set(ids) <= set(seen)
-    assert len(seen) == len(set(seen))
+def test_the_list_shows_runs_newest_first_with_their_final_status_and_filters_by_status(soraflow_app):
+    prompts = ["list item one", "list item two [moderation]", "list item three"]
+    ids = [soraflow_app.start(prompt=prompt)["id"] for prompt in prompts]
+    finished = {run_id: soraflow_app.wait(run_id) for run_id in ids}
+
+    listed = [run for run in list_runs(soraflow_app, limit=2) if run["id"] in ids]
+    assert [run["id"] for run in listed] == ids[::-1]
+    assert [run["status"] for run in listed] == ["completed", "failed", "completed"]
+    for run in listed:  # the run resource, content urls and all (created_at is when the API accepted the request)
+        assert {**run, "created_at": None} == {**finished[run["id"]], "created_at": None}
+    failed = [run["id"] for run in list_runs(soraflow_app, status="failed", limit=1)]
+    assert ids[1] in failed and ids[0] not in failed and ids[2] not in failed
+    assert ids[1] not in [run["id"] for run in list_runs(soraflow_app, status="completed", limit=100)]
+
+
+def test_the_list_is_read_from_the_run_index_and_a_deleted_run_leaves_it(soraflow_app):
+    kept, deleted = (soraflow_app.run(prompt=f"indexed run {n}")["id"] for n in range(2))
+    assert soraflow_app.http.delete(f"{soraflow_app.url}/api/videos/{deleted}").status_code == 204
+    listed = [run["id"] for run in list_runs(soraflow_app, limit=100)]
+    assert kept in listed and deleted not in listed
+
+    # Purged behind the API's back, the run is gone from durable state but its row still lists: the list reads the
+    # index, never the instances.
+    purge = soraflow_app.http.delete(
+        f"{soraflow_app.url}/runtime/webhooks/durabletask/instances/{kept}", params={"code": MASTER_KEY}
+    )
+    assert purge.status_code == 200, purge.text
+    assert soraflow_app.get(kept).status_code == 404
+    assert kept in [run["id"] for run in list_runs(soraflow_app, limit=100)]
+
+
+def test_reading_a_finished_run_whose_row_is_missing_writes_the_row_again(soraflow_app):
+    run = soraflow_app.run(prompt="a run whose index write was lost")
+    index = RunIndex(resolve_connection(env={"VIDEO_STORAGE": soraflow_app.connection_string}))
+    row = next(listed for listed in list_runs(soraflow_app, limit=100) if listed["id"] == run["id"])
+    created_at = row["created_at"]
+    index.remove(run["id"], created_at)  # as if the run's final index write had failed
+    assert run["id"] not in [listed["id"] for listed in list_runs(soraflow_app, limit=100)]
+
+    assert soraflow_app.get(run["id"]).status_code == 200
+    assert index.find(run["id"], created_at)["status"] == "completed"
+    assert run["id"] in [listed["id"] for listed in list_runs(soraflow_app, status="completed", limit=100)]
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,8 @@ class ScriptedContext:
 
     # --- what the test reads ---
 
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
+    def names(self, *, but: str | None = None) -> list[str]:
+        return [name for name, _ in self.calls if name != but]
 
     def stages(self) -> list[str]:
         stages: list[str] = []

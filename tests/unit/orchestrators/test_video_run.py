@@ -95,6 +95,7 @@ class Provider:
             "delete_provider_job": self.delete,
             "write_run_manifest": lambda p: f"runs/{p['id']}/run.json",
             "deliver_run_callback": lambda p: {"status_code": 200, "attempts": 1},
+            "index_run": lambda p: None,
             **overrides,
         }
 
@@ -125,11 +126,31 @@ def test_a_run_creates_one_job_polls_it_stores_its_outputs_and_writes_the_manife
     result, context = play(run_input(), provider)
     assert result["status"] == "completed" and result["progress"] == 100
     assert provider.created == ["video_1"] and provider.deleted == []
-    assert context.names() == ["create_provider_job", *["get_provider_job"] * 3, "store_provider_output",
-                               "store_provider_output", "write_run_manifest"]  # fmt: skip
+    assert context.names(but="index_run") == ["create_provider_job", *["get_provider_job"] * 3,
+                                              "store_provider_output", "store_provider_output",
+                                              "write_run_manifest"]  # fmt: skip
     assert [o["kind"] for o in result["outputs"]] == ["video", "thumbnail"]
     assert result["stored_job_id"] == "video_1" and result["manifest"] == "runs/run-unit-0001/run.json"
     assert context.stages() == ["queued", "submitting", "generating", "downloading"]
+
+
+def test_the_run_index_is_written_at_each_change_of_status_and_at_the_end():
+    _, context = play(run_input(), Provider())
+    rows = [payload["run"] for name, payload in context.calls if name == "index_run"]
+    assert [row["status"] for row in rows] == ["queued", "submitting", "generating", "downloading", "completed"]
+    assert rows[-1]["outputs"] and rows[-1]["request"]["prompt"] == "a red panda" and rows[-1]["id"] == "run-unit-0001"
+    assert context.names().index("write_run_manifest") < len(context.names()) - 1, "the final row follows run.json"
+
+
+def test_a_run_index_that_cannot_be_written_never_fails_the_run_and_is_tried_again_at_the_next_publish():
+    def index(payload):
+        raise StorageError("the table is down")
+
+    result, context = play(run_input(), Provider(), activities={"index_run": index})
+    assert result["status"] == "completed"
+    statuses = [payload["run"]["status"] for name, payload in context.calls if name == "index_run"]
+    assert set(statuses) == {"queued", "submitting", "generating", "downloading", "completed"}
+    assert len(statuses) > 5, "each later publish tries again while the row is behind"
 
 
 def test_live_progress_never_goes_backwards():
