@@ -41,6 +41,9 @@ RPC_PATH = "/durabletask"
 STATUSES = ("Running", "Pending", "Failed", "Canceled", "Terminated", "Completed", "ContinuedAsNew", "Suspended")
 _BAD_ID = re.compile(r"[/\\#?\x00-\x1f\x7f]")
 MAX_INSTANCE_ID = 256
+# The extension's OrchestrationStatusQueryCondition defaults (PageSize = 100, ShowInput = true): a list without
+# `top` is one page of 100, and the rest is behind the `x-ms-continuation-token` response header.
+LIST_PAGE_SIZE = 100
 
 
 def payload_text(raw: bytes) -> str | None:
@@ -311,12 +314,12 @@ class DurableApi:
                 created_to=parse_time(request.query.get("createdTimeTo")),
                 statuses=_statuses(request) or None,
                 prefix=request.query.get("instanceIdPrefix"),
-                top=int(top) if top and top.isdigit() and int(top) > 0 else None,
+                top=int(top) if top and top.isdigit() and int(top) > 0 else LIST_PAGE_SIZE,
                 continuation=request.headers.get("x-ms-continuation-token") or None,
             )
         except ValueError as exc:
             return error_response(400, str(exc))
-        show_input = _flag(request, "showInput", False)
+        show_input = _flag(request, "showInput", True)
         response = web.json_response([self.status_payload(i, show_input=show_input) for i in page])
         if token:
             response.headers["x-ms-continuation-token"] = token

@@ -129,6 +129,42 @@ def test_list_filters_by_prefix_status_and_time_and_pages(module_host: RunningHo
     assert bad_token.status_code == 400
 
 
+def listed_pages(host: RunningHost, **query: str) -> list[list[dict]]:
+    """Every page of the instance list, following `x-ms-continuation-token` as a client of the extension must."""
+    pages, token = [], None
+    while True:
+        headers = {"x-ms-continuation-token": token} if token else {}
+        response = host.webhook("GET", "instances/", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        token = response.headers.get("x-ms-continuation-token")
+        if not token:
+            return pages
+
+
+def test_a_list_without_top_comes_in_pages_of_100_joined_by_the_continuation_token(module_host: RunningHost):
+    prefix = unique("many")
+    ids = [f"{prefix}-{i:03d}" for i in range(250)]
+    for instance_id in ids:
+        assert module_host.webhook("POST", f"orchestrators/waits_forever/{instance_id}", json=1).status_code == 202
+
+    pages = listed_pages(module_host, instanceIdPrefix=prefix)
+
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert sorted(status["instanceId"] for page in pages for status in page) == ids
+
+
+def test_a_list_shows_inputs_unless_show_input_is_false(module_host: RunningHost):
+    instance_id = unique("listed-input")
+    assert module_host.webhook("POST", f"orchestrators/waits_forever/{instance_id}", json={"colour": "teal"}).is_success
+
+    [shown] = listed_pages(module_host, instanceIdPrefix=instance_id)
+    [hidden] = listed_pages(module_host, instanceIdPrefix=instance_id, showInput="false")
+
+    assert [status["input"] for status in shown] == [{"colour": "teal"}]
+    assert [status["input"] for status in hidden] == [None]
+
+
 def test_raise_event_status_codes(module_host: RunningHost):
     assert module_host.webhook("POST", "instances/nobody/raiseEvent/E", json=1).status_code == 404
     waiting = start(module_host, "suspendable", None)

@@ -57,10 +57,16 @@ class HostileApp(SoraflowClient):
         return super().blobs(container)
 
     def durable_instances(self) -> list[dict]:
-        """Every instance the host holds, read from the Durable HTTP API with the master key."""
-        response = self.observer.get(f"{self.url}{DURABLE_INSTANCES}", params={"code": MASTER_KEY})
-        response.raise_for_status()
-        return response.json()
+        """Every instance the host holds, read from the Durable HTTP API with the master key, page after page."""
+        instances, token = [], None
+        while True:
+            headers = {"x-ms-continuation-token": token} if token else {}
+            response = self.observer.get(f"{self.url}{DURABLE_INSTANCES}", params={"code": MASTER_KEY}, headers=headers)
+            response.raise_for_status()
+            instances += response.json()
+            token = response.headers.get("x-ms-continuation-token")
+            if not token:
+                return instances
 
     def snapshot(self) -> Snapshot:
         """Container names, the blobs of the app's two containers, durable instances, and provider creates.
