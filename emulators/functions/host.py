@@ -123,6 +123,7 @@ class Host:
         application.router.add_get("/admin/host/ping", self._ping)
         application.router.add_post("/admin/host/ping", self._ping)
         application.router.add_get("/admin/host/durable-metrics", self._metrics)
+        application.router.add_get("/admin/host/blob-triggers", self._blob_triggers)
         self.api.add_routes(application, WEBHOOK_PATH, check_keys=True)
         application.router.add_post(BLOB_WEBHOOK_PATH, self.blobs.webhook)
         # [\s\S] and not ".": a decoded path may hold a newline (%0A), and it must still reach the function.
@@ -140,6 +141,12 @@ class Host:
         if not self.keys.allows("ADMIN", None, presented):
             return web.Response(status=401)
         return web.json_response(self.metrics.snapshot())
+
+    async def _blob_triggers(self, request: web.Request) -> web.Response:
+        presented = request.query.get("code") or request.headers.get("x-functions-key")
+        if not self.keys.allows("ADMIN", None, presented):
+            return web.Response(status=401)
+        return web.json_response(self.blobs.progress())
 
     async def _status(self, request: web.Request) -> web.Response:
         presented = request.query.get("code") or request.headers.get("x-functions-key")
