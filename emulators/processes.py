@@ -184,9 +184,17 @@ def soraflow_settings(connection_string: str, sora_url: str, sora_key: str, **ov
 
 
 def start_soraflow_host(
-    work: Path, settings: dict[str, str], *, port: int | None = None, blob_poll_seconds: float = 1.0
+    work: Path,
+    settings: dict[str, str],
+    *,
+    port: int | None = None,
+    blob_poll_seconds: float = 1.0,
+    enable_auth: bool = False,
 ) -> Server:
-    """soraflow's function_app.py on the local Functions host, its state, keys and log under `work`."""
+    """soraflow's function_app.py on the local Functions host, its state, keys and log under `work`.
+
+    Keys are checked only with `enable_auth`, as `func start` checks them only with `--enableAuth`.
+    """
     port = port or free_port()
     argv = [
         sys.executable, "-m", "emulators.functions",
@@ -195,6 +203,7 @@ def start_soraflow_host(
         "--state", str(work / "durable.sqlite3"),
         "--keys-file", str(work / "keys.json"),
         "--blob-poll-seconds", str(blob_poll_seconds),
+        *(["--enable-auth"] if enable_auth else []),
     ]  # fmt: skip
     return spawn("functions-host", argv, port=port, log_path=work / "host.log", env=settings, timeout=60)
 

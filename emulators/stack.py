@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             SORA_MODEL="sora-2" if args.api == "videos" else "sora",
             FUNCTIONS_DEFAULT_KEY=function_key,
         )
-        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port))
+        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port), enable_auth=True)
         servers.append(host)
         say(f"  {host.url}/api  (function key: {function_key})")
         run = submit_and_follow(args, host.url, function_key)

@@ -124,10 +124,9 @@ class DurableApi:
 
     def _query(self, task_hub: str | None = None, connection: str | None = None) -> str:
         hub = quote(task_hub or self.app.host.hub_name, safe="")
-        query = f"taskHub={hub}&connection={quote(connection or 'Storage', safe='')}"
-        if self.keys.enforced:
-            query += f"&code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}"
-        return query
+        # The real host's webhook URLs always carry the system key, whether or not keys are checked (Core Tools).
+        system_key = quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe="")
+        return f"taskHub={hub}&connection={quote(connection or 'Storage', safe='')}&code={system_key}"
 
     def management_urls(self, instance_id: str, task_hub: str | None = None, connection: str | None = None) -> dict:
         """The check-status payload for one instance (the URLs `create_check_status_response` returns)."""
@@ -153,7 +152,7 @@ class DurableApi:
         base = f"{self.base_url}{WEBHOOK_PATH}"
         creation = f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]"
         management = self.management_urls("INSTANCEID", task_hub, connection)
-        required = f"code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}" if self.keys.enforced else ""
+        required = f"code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}"
         return json.dumps(
             {
                 "taskHubName": task_hub,

@@ -46,7 +46,7 @@ class HostOptions:
     port: int
     state_path: Path
     keys_path: Path
-    auth: bool = True
+    auth: bool = False
     rpc_port: int = 0
     blob_poll_seconds: float = 1.0
     shutdown_grace_seconds: float = 5.0
@@ -209,7 +209,7 @@ class Host:
                 self.keys.default[:4], self.options.keys_path,
             )  # fmt: skip
         else:
-            log.info("Keys are not checked (--no-auth): every HTTP function is anonymous")
+            log.info("Keys are not checked (start with --enable-auth to check them): every HTTP function is anonymous")
         log.info("Host started on %s", self.base_url)
 
     async def stop(self) -> None:

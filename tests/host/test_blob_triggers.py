@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.host.conftest import MASTER_KEY, RunningHost, wait_until
+from tests.host.conftest import DEFAULT_KEY, MASTER_KEY, RunningHost, wait_until
 
 APP = "blobs"
 
@@ -74,6 +74,13 @@ def test_every_upload_fires_once_identical_bytes_too_as_receipts_are_per_etag(bl
     assert f"New blob detected(LogsAndContainerScan): uploads/{name}" in host.log()
 
 
+def test_scan_progress_needs_the_master_key_when_keys_are_checked(blob_host):
+    host, _ = blob_host("--enable-auth")
+    assert host.request("GET", "/admin/host/blob-triggers").status_code == 401
+    assert host.request("GET", "/admin/host/blob-triggers", params={"code": DEFAULT_KEY}).status_code == 401
+    wait_for_a_scan_from_now(host, "on_upload")
+
+
 def test_a_restart_does_not_fire_old_versions_again(blob_host, service: BlobServiceClient):
     host, folder = blob_host()
     uploads = service.get_container_client("uploads")
@@ -129,7 +136,7 @@ def test_the_event_grid_webhook_fires_the_function(blob_host, service: BlobServi
 
 
 def test_the_webhook_validates_subscriptions_and_rejects_bad_calls(blob_host):
-    host, _ = blob_host("--blob-poll-seconds", "3600")
+    host, _ = blob_host("--blob-poll-seconds", "3600", "--enable-auth")
     params = {"functionName": "Host.Functions.on_request", "code": MASTER_KEY}
     validation = [{"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "c0de"}}]
     answer = host.request("POST", "/runtime/webhooks/blobs", params=params, json=validation)

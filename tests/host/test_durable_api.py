@@ -251,10 +251,17 @@ def test_rewind_reruns_the_failed_activity(module_host: RunningHost, tmp_path: P
     assert module_host.webhook("POST", "instances/nobody/rewind").status_code == 404
 
 
-def test_webhooks_need_the_system_key(module_host: RunningHost):
-    assert module_host.request("GET", "/runtime/webhooks/durabletask/instances/").status_code == 401
-    payload = module_host.request("POST", "/api/start/sequence", params={"code": DEFAULT_KEY}, json="k").json()
+def test_webhooks_need_the_system_key_when_keys_are_checked(start_host):
+    host = start_host(APP, args=["--enable-auth"])
+    assert host.request("GET", "/runtime/webhooks/durabletask/instances/").status_code == 401
+    payload = host.request("POST", "/api/start/sequence", params={"code": DEFAULT_KEY}, json="k").json()
     status_url = payload["statusQueryGetUri"]
-    assert wait_until(lambda: module_host.client.get(status_url).status_code == 200, message="status via its URL")
+    assert wait_until(lambda: host.client.get(status_url).status_code == 200, message="status via its URL")
     stripped = status_url.split("&code=")[0]
-    assert module_host.client.get(stripped).status_code == 401
+    assert host.client.get(stripped).status_code == 401
+
+
+def test_webhook_urls_carry_the_system_key_even_when_keys_are_not_checked(module_host: RunningHost):
+    payload = module_host.request("POST", "/api/start/sequence", json="no key").json()
+    assert "&code=" in payload["statusQueryGetUri"]
+    assert module_host.client.get(payload["statusQueryGetUri"].split("&code=")[0]).status_code in (200, 202)

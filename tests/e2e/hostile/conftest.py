@@ -101,7 +101,8 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory, azurite_connection_str
     """soraflow on the local host with its own containers; every response its client receives is recorded."""
     work = tmp_path_factory.mktemp("hostile")
     app_env = {"VIDEO_OUTPUT_CONTAINER": OUTPUT_CONTAINER, "VIDEO_REQUEST_CONTAINER": REQUEST_CONTAINER}
-    sora, host = start_stack(work, azurite_connection_string, app_env=app_env)
+    # Keys checked, as in Azure: the package is about what a hostile caller can and cannot do.
+    sora, host = start_stack(work, azurite_connection_string, app_env=app_env, enable_auth=True)
     service = BlobServiceClient.from_connection_string(azurite_connection_string)
     for container in (OUTPUT_CONTAINER, REQUEST_CONTAINER):
         if not service.get_container_client(container).exists():
