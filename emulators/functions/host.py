@@ -31,6 +31,9 @@ log = logging.getLogger("host")
 # Azure's limit on an HTTP request body; the FUNCTIONS_REQUEST_BODY_SIZE_LIMIT app setting changes it there too.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+# How long requests still in flight at shutdown may take (aiohttp's default, 60 s, would hold a stop for a minute
+# behind one long `?timeout=` wait); running orchestrations and activities get HostOptions.shutdown_grace_seconds.
+HTTP_SHUTDOWN_SECONDS = 2.0
 
 
 def request_body_limit() -> int:
@@ -159,7 +162,9 @@ class Host:
 
     async def start(self) -> None:
         """Open the listeners (the public port last, so a caller that can connect finds everything ready)."""
-        rpc_runner = web.AppRunner(self.rpc_app(), access_log=None, handle_signals=False)
+        rpc_runner = web.AppRunner(
+            self.rpc_app(), access_log=None, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
         await rpc_runner.setup()
         await web.TCPSite(rpc_runner, "127.0.0.1", self.rpc_port).start()
         self._runners.append(rpc_runner)
@@ -173,7 +178,9 @@ class Host:
             self._background.append(asyncio.create_task(loop_body))
         await asyncio.sleep(0)
         self._recover()
-        runner = web.AppRunner(self.public_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.public_app(), access_log=None, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.options.port).start()
         self._runners.insert(0, runner)
