@@ -21,7 +21,15 @@ from soraflow.providers import (
     build_provider,
     find_jobs_by_prompt,
 )
-from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, image_bytes, logged, settings_for
+from tests.integration.providers.conftest import (
+    FAST_RETRY,
+    add_fault,
+    advance,
+    copy_download,
+    image_bytes,
+    logged,
+    settings_for,
+)
 
 
 @pytest.fixture(params=["videos", "jobs"])
@@ -53,7 +61,7 @@ def test_create_poll_and_download_every_required_output_through_the_interface(pr
     for entry in job.to_dict()["outputs"]:
         output = JobOutput.from_dict(entry)
         with provider.open_output(output) as download:
-            assert download.copy_to(io.BytesIO()) == download.length > 0
+            assert copy_download(download, io.BytesIO()) == download.length > 0
     assert provider.list_jobs(limit=10).jobs[0].id == job.id
     assert [j.id for j in provider.iter_jobs()] == [job.id]
     assert provider.delete_job(job.id) is True
