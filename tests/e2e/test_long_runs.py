@@ -11,14 +11,19 @@ from tests.media import probe
 APP_ENV = {"RUN_POLLS_PER_EXECUTION": "2"}
 
 
-def history(app, run_id: str) -> list[dict]:
+def durable_status(app, run_id: str) -> dict:
+    """The host's durable status of the run's instance, with the current execution's history."""
     response = httpx.get(
         f"{app.url}/runtime/webhooks/durabletask/instances/{run_id}",
         params={"showHistory": "true", "code": MASTER_KEY},
         timeout=30,
     )
     response.raise_for_status()
-    return response.json()["historyEvents"]
+    return response.json()
+
+
+def history(app, run_id: str) -> list[dict]:
+    return durable_status(app, run_id)["historyEvents"]
 
 
 def polls_in_history(app, run_id: str) -> int:
@@ -77,13 +82,7 @@ def watch_capacity_executions(app, run_id: str, count: int, timeout: float = 60)
     checks_held: dict[str, int] = {}
     while len(checks_held) < count:
         assert time.monotonic() < deadline, f"saw {len(checks_held)} continued executions of {run_id}, not {count}"
-        response = httpx.get(
-            f"{app.url}/runtime/webhooks/durabletask/instances/{run_id}",
-            params={"showHistory": "true", "code": MASTER_KEY},
-            timeout=30,
-        )
-        response.raise_for_status()
-        status = response.json()
+        status = durable_status(app, run_id)
         events = status["historyEvents"]
         started = [e["Timestamp"] for e in events if e["EventType"] == "ExecutionStarted"]
         run_input = status["input"]
