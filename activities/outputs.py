@@ -11,7 +11,8 @@ from soraflow.callbacks import deliver_callback
 from soraflow.config import Settings
 from soraflow.errors import FieldError, RequestValidationError
 from soraflow.frames import extract_frame
-from soraflow.providers import JobOutput, ProviderNotFound, provider_client
+from soraflow.providers import JobOutput, ProviderNotFound
+from soraflow.providers.registry import client_for
 from soraflow.reference_image import MAX_REFERENCE_BYTES, fit_reference_image
 from soraflow.storage import container_store, output_store, run_blob
 from soraflow.video_request import VideoRequest
@@ -61,7 +62,7 @@ def store_provider_output(payload: dict) -> dict | None:
     with activity_errors():
         output = JobOutput.from_dict(payload["output"])
         source = payload["source"]
-        provider = provider_client(Settings.from_env())
+        provider = client_for(payload.get("provider"), Settings.from_env())
         try:
             with provider.open_output(output) as download:
                 content_type = (download.content_type or "application/octet-stream").split(";")[0].strip()

@@ -15,7 +15,8 @@ import azure.durable_functions as df
 from activities.failures import activity_errors
 from soraflow.config import Settings
 from soraflow.job_ledger import GENERATION, REMIX, JobIntent, JobLedger
-from soraflow.providers import InputReference, JobSpec, ProviderNotFound, provider_client
+from soraflow.providers import InputReference, JobSpec, ProviderNotFound
+from soraflow.providers.registry import client_for
 from soraflow.storage import output_store
 from soraflow.video_request import VideoRequest
 
@@ -42,8 +43,9 @@ def create_provider_job(payload: dict) -> dict:
             height=request.height,
             seconds=request.provider_seconds if request.api == "videos" else request.seconds,
             variants=request.variants,
+            options=dict(request.provider_options),
         )
-        provider = provider_client(Settings.from_env())
+        provider = client_for(request.provider, Settings.from_env())
         intent = JobIntent.for_spec(spec, at=ledger.clock())
         reference = payload.get("reference")
         return ledger.start(provider, intent, lambda: provider.create_job(with_reference(spec, reference))).to_dict()
@@ -55,7 +57,7 @@ def remix_provider_job(payload: dict) -> dict:
     """Start the remix of a finished provider video, or return the remix job this run already started."""
     with activity_errors():
         ledger = JobLedger(output_store(), payload["run_id"], REMIX)
-        provider = provider_client(Settings.from_env())
+        provider = client_for(payload.get("provider"), Settings.from_env())
         source, prompt = payload["source_job_id"], payload["prompt"]
         intent = JobIntent.for_remix(source, prompt, at=ledger.clock())
         return ledger.start(provider, intent, lambda: provider.remix_job(source, prompt)).to_dict()
@@ -76,7 +78,7 @@ def with_reference(spec: JobSpec, reference: dict | None) -> JobSpec:
 def get_provider_job(payload: dict) -> dict:
     """The provider job's current state (normalised status, progress, outputs, poll hint)."""
     with activity_errors():
-        return provider_client(Settings.from_env()).get_job(payload["job_id"]).to_dict()
+        return client_for(payload.get("provider"), Settings.from_env()).get_job(payload["job_id"]).to_dict()
 
 
 @bp.function_name(DELETE_PROVIDER_JOB)
@@ -85,7 +87,7 @@ def delete_provider_job(payload: dict) -> dict:
     """Delete the provider's copy; a job that is already gone counts as deleted."""
     with activity_errors():
         try:
-            deleted = provider_client(Settings.from_env()).delete_job(payload["job_id"])
+            deleted = client_for(payload.get("provider"), Settings.from_env()).delete_job(payload["job_id"])
         except ProviderNotFound:
             deleted = False
         return {"job_id": payload["job_id"], "deleted": deleted}

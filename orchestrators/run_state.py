@@ -167,6 +167,12 @@ class RunInput:
     state: RunState = field(default_factory=RunState)
 
     @property
+    def provider(self) -> str:
+        """The registered provider the run's request was made for (runs recorded before providers were named: by
+        their Sora API)."""
+        return self.request.get("provider") or {"videos": "sora", "jobs": "sora-jobs"}.get(self.request.get("api"), "")
+
+    @property
     def wants_remix(self) -> bool:
         """A chained remix (`request.remix`) follows the first video."""
         return bool(self.request.get("remix"))

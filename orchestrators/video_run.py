@@ -292,13 +292,15 @@ def create_job(run: Run):
     """
     if run.state.step.is_remix:  # the chained remix of this run's stored video
         stage = RunStatus.REMIXING
-        activity, payload = REMIX_PROVIDER_JOB, {"source_job_id": run.state.job["id"]}
+        activity = REMIX_PROVIDER_JOB
+        payload = {"source_job_id": run.state.job["id"], "provider": run.input.provider}
         payload["prompt"] = run.input.request["remix"]["prompt"]
         run.update(generation_job=run.state.job)
     elif run.input.remix_of:  # POST /videos/{id}/remix: this run's video is a remix of another run's
         stage = RunStatus.SUBMITTING
         activity = REMIX_PROVIDER_JOB
-        payload = {"source_job_id": run.input.remix_of["job_id"], "prompt": run.input.request["prompt"]}
+        payload = {"source_job_id": run.input.remix_of["job_id"], "prompt": run.input.request["prompt"],
+                   "provider": run.input.provider}  # fmt: skip
     else:
         stage = RunStatus.SUBMITTING
         activity, payload = CREATE_PROVIDER_JOB, {"request": dict(run.input.request), "reference": run.state.reference}
@@ -359,7 +361,9 @@ def render(run: Run):
         remaining = (run.deadline - run.now).total_seconds()
         delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
         yield from run.wait_holding(delay)
-        job = yield run.context.call_activity_with_retry(GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"]})
+        job = yield run.context.call_activity_with_retry(
+            GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"], "provider": run.input.provider}
+        )
         sample = ((run.now - created).total_seconds(), float(job.get("progress") or 0))
         run.update(job=job, polls=run.state.polls + 1, samples=(*run.state.samples, sample)[-SAMPLE_WINDOW:])
         yield from run.publish(stage)
@@ -389,7 +393,14 @@ def store_outputs(run: Run):
         pending = [o for o in job.get("outputs", []) if (source, o["kind"], int(o["index"])) not in stored | absent]
         tasks = [
             run.context.call_activity(
-                STORE_PROVIDER_OUTPUT, {"run_id": run.id, "output": output, "source": source, "folder": folder}
+                STORE_PROVIDER_OUTPUT,
+                {
+                    "run_id": run.id,
+                    "output": output,
+                    "source": source,
+                    "folder": folder,
+                    "provider": run.input.provider,
+                },
             )
             for output in pending
         ]
@@ -500,7 +511,9 @@ def delete_provider_copies(run: Run):
         if paid and not (job["id"] in state.stored_jobs and run.input.options.delete_provider_copy):
             continue
         try:
-            yield run.context.call_activity_with_retry(DELETE_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"]})
+            yield run.context.call_activity_with_retry(
+                DELETE_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"], "provider": run.input.provider}
+            )
             run.update(deleted_jobs=(*run.state.deleted_jobs, job["id"]))
         except Exception as failure:
             run.update(delete_error={**error_from_failure(failure), "job_id": job["id"]})

@@ -26,6 +26,11 @@ REQUEST_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 # The Durable task hub naming rule (Azure Storage backend): a letter first, then letters and digits, 3-45 in all.
 _TASK_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 DEFAULT_RUN_INDEX_TABLE = "soraflowruns"
+# The providers VIDEO_PROVIDER may name: Sora's two APIs, fal.ai's queue, Vertex AI Veo.
+PROVIDER_NAMES = ("sora", "sora-jobs", "fal", "vertex")
+DEFAULT_FAL_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_FAL_JWKS_URL = "https://rest.fal.ai/.well-known/jwks.json"
+DEFAULT_VERTEX_LOCATION = "us-central1"
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,53 @@ class Settings:
     delete_provider_copy: bool = False
     sora_pricing: str | None = None
     callback_secret: str | None = None
+    # The default provider (VIDEO_PROVIDER) and the others a request's model may pick.
+    video_provider: str = "sora"
+    fal_key: str | None = None
+    fal_queue_url: str = DEFAULT_FAL_QUEUE_URL
+    fal_max_concurrent_jobs: int = 2
+    fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
+    vertex_project: str | None = None
+    vertex_location: str = DEFAULT_VERTEX_LOCATION
+    vertex_endpoint: str | None = None
+    vertex_credentials: str | None = None
+    vertex_max_concurrent_jobs: int = 2
+    vertex_output_gcs_uri: str | None = None
+    public_base_url: str | None = None
+
+    @property
+    def vertex_base_url(self) -> str:
+        """VERTEX_ENDPOINT, else the regional endpoint of VERTEX_LOCATION."""
+        return self.vertex_endpoint or f"https://{self.vertex_location}-aiplatform.googleapis.com"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate the settings from the environment (or `env`)."""
         env = os.environ if env is None else env
-        endpoint = _text(env, "SORA_ENDPOINT", required=True)
-        if not endpoint.startswith(("http://", "https://")):
-            raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {shown_url(endpoint)}")
         api = _text(env, "SORA_API", default="videos").lower()
         if api not in SORA_APIS:
             raise ConfigurationError("SORA_API", f"must be one of {', '.join(SORA_APIS)}, got {api!r}")
+        fal_key = _text(env, "FAL_KEY") or None
+        vertex_project = _text(env, "VERTEX_PROJECT") or None
+        provider = _default_provider(env, api, fal_key=fal_key, vertex_project=vertex_project)
+        if provider == "sora-jobs":
+            api = "jobs"
+        endpoint = _text(env, "SORA_ENDPOINT", required=provider in ("sora", "sora-jobs"))
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            raise ConfigurationError("SORA_ENDPOINT", f"must be an http(s) URL, got {shown_url(endpoint)}")
         return cls(
+            video_provider=provider,
+            fal_key=fal_key,
+            fal_queue_url=_url(env, "FAL_QUEUE_URL", DEFAULT_FAL_QUEUE_URL),
+            fal_max_concurrent_jobs=_integer(env, "FAL_MAX_CONCURRENT_JOBS", default=2, minimum=1),
+            fal_jwks_url=_url(env, "FAL_JWKS_URL", DEFAULT_FAL_JWKS_URL),
+            vertex_project=vertex_project,
+            vertex_location=_vertex_location(env),
+            vertex_endpoint=_url(env, "VERTEX_ENDPOINT", None),
+            vertex_credentials=_text(env, "VERTEX_CREDENTIALS") or None,
+            vertex_max_concurrent_jobs=_integer(env, "VERTEX_MAX_CONCURRENT_JOBS", default=2, minimum=1),
+            vertex_output_gcs_uri=_gcs_uri(env, "VERTEX_OUTPUT_GCS_URI"),
+            public_base_url=_url(env, "PUBLIC_BASE_URL", None),
             sora_endpoint=endpoint.rstrip("/"),
             sora_api=api,
             sora_model=_text(env, "SORA_MODEL", default="sora-2"),
@@ -93,6 +133,51 @@ class Settings:
             sora_pricing=_text(env, "SORA_PRICING") or None,
             callback_secret=_text(env, "CALLBACK_SECRET") or None,
         )
+
+
+def _default_provider(env: Mapping[str, str], api: str, *, fal_key: str | None, vertex_project: str | None) -> str:
+    """VIDEO_PROVIDER, else the provider the other settings configure (Sora first, as before there was a choice)."""
+    chosen = _text(env, "VIDEO_PROVIDER").lower()
+    if not chosen:
+        if _text(env, "SORA_ENDPOINT") or not (fal_key or vertex_project):
+            return "sora-jobs" if api == "jobs" else "sora"
+        return "fal" if fal_key else "vertex"
+    if chosen not in PROVIDER_NAMES:
+        got = repr(chosen) if len(chosen) <= 30 else f"a {len(chosen)}-character value"
+        raise ConfigurationError("VIDEO_PROVIDER", f"must be one of {', '.join(PROVIDER_NAMES)}, got {got}")
+    if chosen == "sora" and api == "jobs":
+        raise ConfigurationError("VIDEO_PROVIDER", "is sora (the videos API) but SORA_API is jobs; use sora-jobs")
+    if chosen == "fal" and not fal_key:
+        raise ConfigurationError("FAL_KEY", "is not set; VIDEO_PROVIDER=fal needs a fal.ai API key")
+    if chosen == "vertex" and not vertex_project:
+        raise ConfigurationError("VERTEX_PROJECT", "is not set; VIDEO_PROVIDER=vertex needs a Google Cloud project")
+    return chosen
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    value = _text(env, name)
+    if not value:
+        return default
+    if not value.startswith(("http://", "https://")) or len(value) > 2048:
+        raise ConfigurationError(name, f"must be an http(s) URL, got {shown_url(value)}")
+    return value.rstrip("/")
+
+
+def _vertex_location(env: Mapping[str, str]) -> str:
+    value = _text(env, "VERTEX_LOCATION", default=DEFAULT_VERTEX_LOCATION)
+    # A Google Cloud region ("us-central1", "europe-west4") or "global": it becomes part of a host name.
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,40}", value):
+        raise ConfigurationError("VERTEX_LOCATION", f'must be a region such as "us-central1", got {value[:40]!r}')
+    return value
+
+
+def _gcs_uri(env: Mapping[str, str], name: str) -> str | None:
+    value = _text(env, name)
+    if not value:
+        return None
+    if not re.fullmatch(r"gs://[a-z0-9][a-z0-9._-]{1,220}(/[^\x00-\x1f]*)?", value):
+        raise ConfigurationError(name, f'must be a Cloud Storage URI such as "gs://bucket/prefix/", got {value[:60]!r}')
+    return value
 
 
 def _text(env: Mapping[str, str], name: str, *, default: str = "", required: bool = False) -> str:

@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from soraflow.errors import FieldError, RequestValidationError
 from soraflow.model_table import (
@@ -37,7 +37,11 @@ from soraflow.model_table import (
     parse_size,
 )
 
+if TYPE_CHECKING:
+    from soraflow.providers.registry import ModelCapabilities
+
 APIS = ("videos", "jobs")
+SORA_PROVIDERS = {"videos": "sora", "jobs": "sora-jobs"}
 MAX_PROMPT_CHARS = 32_000
 MAX_CALLBACK_URL_CHARS = 2_048
 MAX_METADATA_KEYS = 16
@@ -55,7 +59,13 @@ MAX_UNKNOWN_FIELDS_NAMED = 5
 FITS = ("cover", "contain")
 DEFAULT_AT_SECONDS = 1.0
 
-COMMON_FIELDS = ("prompt", "model", "size", "seconds", "input_reference", "callback_url", "metadata")
+COMMON_FIELDS = (
+    *("prompt", "model", "size", "seconds", "input_reference", "callback_url", "metadata"),
+    *("provider", "provider_options"),
+)
+# A request's own words for what it asks of the provider (routing reads them; the Sora APIs take no options).
+ROUTING_FIELDS = ("provider", "provider_options")
+MAX_PROVIDER_OPTIONS = 16
 FIELDS = {"videos": (*COMMON_FIELDS, "remix"), "jobs": (*COMMON_FIELDS, "variants")}
 # Names people reach for from the providers' own schemas or other APIs.
 FIELD_HINTS = {
@@ -134,6 +144,12 @@ class VideoRequest:
     metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     # The built-in model whose limits (and price) apply, e.g. "sora-2" for a snapshot or a deployment name.
     model_family: str | None = None
+    provider: str = ""  # the registered provider serving the model ("sora", "sora-jobs", "fal", "vertex")
+    provider_options: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def __post_init__(self):
+        if not self.provider:  # requests recorded before providers were named: the API tells which Sora it was
+            object.__setattr__(self, "provider", SORA_PROVIDERS.get(self.api, self.api))
 
     @property
     def width(self) -> int:
@@ -163,6 +179,8 @@ class VideoRequest:
             "remix": {"prompt": self.remix_prompt} if self.remix_prompt is not None else None,
             "callback_url": self.callback_url,
             "metadata": dict(self.metadata),
+            "provider": self.provider,
+            "provider_options": dict(self.provider_options),
         }
 
     @classmethod
@@ -182,6 +200,8 @@ class VideoRequest:
             callback_url=data.get("callback_url"),
             metadata=MappingProxyType(dict(data.get("metadata") or {})),
             model_family=data.get("model_family"),
+            provider=data.get("provider") or "",
+            provider_options=MappingProxyType(dict(data.get("provider_options") or {})),
         )
 
 
@@ -259,6 +279,8 @@ def parse_video_request(
     remix_prompt = _check_remix(errors, body, api)
     callback_url = _check_callback_url(errors, body.get("callback_url"))
     metadata = _check_metadata(errors, body.get("metadata"))
+    if body.get("provider_options") not in (None, {}):
+        errors.append(FieldError("provider_options", f"provider_options: {model} takes no provider options"))
 
     if errors:
         if len(errors) > MAX_ERRORS:
@@ -285,7 +307,7 @@ def _check_unknown_fields(errors: list[FieldError], body: Mapping, api: str) -> 
     other_api = "jobs" if api == "videos" else "videos"
     unknown = []
     for name in body:
-        if name in allowed:
+        if name in allowed or name in ROUTING_FIELDS:
             continue
         if name in FIELDS[other_api]:
             which = "the jobs API (Sora 1)" if api == "videos" else "the videos API (Sora 2)"
@@ -672,3 +694,124 @@ def _depth(value: object) -> int:
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, level + 1) for child in children)
     return deepest
+
+
+def parse_for_capabilities(
+    body: Mapping,
+    caps: ModelCapabilities,
+    *,
+    allowed_containers: Collection[str] = (),
+    allow_upload: bool = False,
+) -> VideoRequest:
+    """Validate a request for a model that declares its capabilities (every provider but Sora's two APIs).
+
+    The same checks and messages as `parse_video_request` where the fields are shared; sizes, durations, variants,
+    remix, reference images and `provider_options` are checked against what `caps` says the model can do.
+    """
+    if not isinstance(body, Mapping):
+        _fail("body", f"body must be a JSON object; got {_show(body)}")
+    model = caps.model
+    errors: list[FieldError] = []
+    allowed = (*COMMON_FIELDS, *(("variants",) if caps.max_variants > 1 else ()), "remix")
+    for name in list(body)[: MAX_UNKNOWN_FIELDS_NAMED * 4]:
+        if name not in allowed:
+            hint = FIELD_HINTS.get(name) if isinstance(name, str) else None
+            did_you_mean = f' (did you mean "{hint}"?)' if hint in allowed else ""
+            message = f"unknown field {_show(name)}{did_you_mean} for {model}; allowed fields: {', '.join(allowed)}"
+            errors.append(FieldError(_field_name(name), message))
+    prompt = _check_prompt(errors, "prompt", body.get("prompt"), required="prompt" not in body)
+    size = _check_choice(errors, "size", body.get("size"), caps.sizes, caps.default_size, model, normalise=str.lower)
+    seconds = _check_choice(errors, "seconds", body.get("seconds"), caps.seconds, caps.default_seconds, model,
+                            normalise=_canonical_seconds)  # fmt: skip
+    variants = 1
+    if body.get("variants") is not None and caps.max_variants > 1:
+        value = body["variants"]
+        count = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if count is None or not 1 <= count <= caps.max_variants:
+            message = f"variants must be a whole number from 1 to {caps.max_variants} for {model}; got {_show(value)}"
+            errors.append(FieldError("variants", message))
+        else:
+            variants = count
+    remix_prompt = None
+    if body.get("remix") is not None:
+        if caps.remix:
+            remix_prompt = _check_remix(errors, body, "videos")
+        else:
+            errors.append(FieldError("remix", f"remix is not supported by {model}"))
+    reference = None
+    if body.get("input_reference") is not None:
+        if caps.reference is None:
+            errors.append(FieldError("input_reference", f"input_reference is not supported by {model}"))
+        else:
+            reference = _check_reference(errors, body.get("input_reference"), allowed_containers, allow_upload)
+    options = _check_provider_options(errors, body.get("provider_options"), caps)
+    callback_url = _check_callback_url(errors, body.get("callback_url"))
+    metadata = _check_metadata(errors, body.get("metadata"))
+    if errors:
+        if len(errors) > MAX_ERRORS:
+            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
+        raise RequestValidationError(errors)
+    assert prompt is not None and size and seconds
+    return VideoRequest(
+        api=caps.api,
+        prompt=prompt,
+        model=model,
+        size=size,
+        seconds=int(seconds),
+        variants=variants,
+        input_reference=reference,
+        remix_prompt=remix_prompt,
+        callback_url=callback_url,
+        metadata=MappingProxyType(metadata),
+        model_family=model,
+        provider=caps.provider,
+        provider_options=MappingProxyType(options),
+    )
+
+
+def _canonical_seconds(value: object) -> str | None:
+    """8, "8" and " 8 " are "8"; anything else is None. (An integer is the most common mistake: accept it.)"""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if 0 < value < 10_000 else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
+        return str(int(value.strip()))
+    return None
+
+
+def _check_choice(errors: list[FieldError], name: str, value: object, choices, default: str, model: str, *,
+                  normalise) -> str | None:  # fmt: skip
+    """`value` (or the default) when it is one of `choices` for `model`; else an error naming what is allowed."""
+    if value is None:
+        return default
+    allowed = ", ".join(f'"{choice}"' for choice in choices) if choices is not None else "any"
+    canonical = normalise(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if canonical is None or (choices is not None and canonical not in choices):
+        errors.append(FieldError(name, f"{name} must be one of {allowed} for {model}; got {_show(value)}"))
+        return None
+    return canonical
+
+
+def _check_provider_options(errors: list[FieldError], value: object, caps: ModelCapabilities) -> dict:
+    """`provider_options`: a small object whose keys and values the model declares (`caps.options`)."""
+    if value is None:
+        return {}
+    declared = caps.options
+    names = ", ".join(declared) or "none"
+    if not isinstance(value, Mapping) or len(value) > MAX_PROVIDER_OPTIONS:
+        message = f"provider_options must be an object of at most {MAX_PROVIDER_OPTIONS} options ({names}) for " \
+                  f"{caps.model}; got {_show(value)}"  # fmt: skip
+        errors.append(FieldError("provider_options", message))
+        return {}
+    options = {}
+    for key, option in value.items():
+        field_name = f"provider_options.{_field_name(key)}"
+        spec = declared.get(key) if isinstance(key, str) else None
+        if spec is None:
+            errors.append(FieldError(field_name, f"{caps.model} has no option {_show(key)}; its options: {names}"))
+            continue
+        problem = spec.problem(option)
+        if problem:
+            errors.append(FieldError(field_name, f"{field_name} {problem} for {caps.model}; got {_show(option)}"))
+            continue
+        options[key] = option
+    return options

@@ -24,11 +24,12 @@ import azure.functions as func
 from orchestrators.video_run import ORCHESTRATOR
 from soraflow.config import Settings, request_trigger
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
+from soraflow.providers.registry import parse_request
 from soraflow.run_index import run_index
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import request_fingerprint, run_id_for_blob
 from soraflow.storage import BlobStore, StoredBlob, container_store, output_store
-from soraflow.video_request import MAX_BODY_BYTES, parse_request_json, parse_video_request
+from soraflow.video_request import MAX_BODY_BYTES, parse_request_json
 from triggers.runs import build_run_input, check_reference, find_run
 
 bp = df.Blueprint()
@@ -70,13 +71,8 @@ async def start_run_from_blob(blob: func.InputStream, client: df.DurableOrchestr
     try:
         if plan.error is not None:
             raise plan.error
-        request = parse_video_request(
-            plan.body,
-            api=settings.sora_api,
-            default_model=settings.sora_model,
-            extra_models=settings.sora_extra_models,
-            allowed_containers=(settings.video_request_container, settings.video_output_container),
-        )
+        allowed = (settings.video_request_container, settings.video_output_container)
+        request = parse_request(plan.body, settings, allowed_containers=allowed)
         await check_reference(client, request.input_reference)  # an image that is not one starts nothing
     except RequestValidationError as error:
         error_view = {**error.to_dict(), "provider_code": None}

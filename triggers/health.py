@@ -18,7 +18,7 @@ from soraflow.config import Settings, request_trigger, task_hub_name
 from soraflow.errors import ConfigurationError, SoraflowError
 from soraflow.model_table import load_model_table
 from soraflow.pricing import load_price_table
-from soraflow.providers import provider_client
+from soraflow.providers.registry import configured_providers
 from soraflow.storage import output_store
 
 bp = df.Blueprint()
@@ -65,7 +65,9 @@ def check_readiness() -> tuple[int, dict]:
         settings = None
         checks["settings"] = setting_problem(exc)
     else:
-        checks["settings"] = {"ok": True, "sora_api": settings.sora_api, "model": settings.sora_model}
+        providers = [provider.name for provider in configured_providers(settings)]
+        checks["settings"] = {"ok": True, "sora_api": settings.sora_api, "model": settings.sora_model,
+                              "providers": providers}  # fmt: skip
     try:
         checks["task_hub"] = {"ok": True, "name": task_hub_name()}
     except ConfigurationError as exc:
@@ -82,7 +84,8 @@ def check_readiness() -> tuple[int, dict]:
 
 
 def list_one_job(settings: Settings) -> None:
-    provider_client(settings).list_jobs(limit=1)
+    """The default provider's cheapest authenticated call."""
+    configured_providers(settings)[0].probe(settings)
 
 
 def setting_problem(error: ConfigurationError) -> dict:

@@ -83,6 +83,15 @@ SCHEMAS = {
             },
             "callback_url": {"type": "string", "format": "uri", "maxLength": MAX_CALLBACK_URL_CHARS},
             "metadata": METADATA,
+            "provider": {
+                "type": "string",
+                "description": "a configured provider (GET /api/models lists them); by default the one serving `model`",
+            },
+            "provider_options": {
+                "type": "object",
+                "maxProperties": 16,
+                "description": "options the model declares in GET /api/models (the Sora models take none)",
+            },
         },
     },
     "RemixRequest": {
@@ -213,6 +222,11 @@ SCHEMAS = {
             "lists_jobs": {"type": "boolean"},
             "pushes_completion": {"type": "boolean"},
             "source": {"type": "string"},
+            "provider_options": {
+                "type": "object",
+                "description": "the options a request may pass in `provider_options`: type, choices or range",
+                "additionalProperties": {"type": "object", "required": ["type"]},
+            },
         },
     },
     "ModelList": {

@@ -14,8 +14,7 @@ from orchestrators.run_state import RunInput, RunOptions
 from orchestrators.video_run import ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import FieldError, RequestValidationError
-from soraflow.pricing import estimate_cost
-from soraflow.quota import quota_options
+from soraflow.providers.registry import plugin_for, run_cost
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus, is_valid_run_id
@@ -37,20 +36,20 @@ def build_run_input(
     """The orchestration's input: the validated request, the settings it needs, its cost and its deadline."""
     now = datetime.now(UTC)
     options = RunOptions(
-        api=settings.sora_api,
+        api=request.api,
         timeout_minutes=settings.run_timeout_minutes,
         create_retry_seconds=settings.create_retry_seconds,
         store_retry_seconds=settings.store_retry_seconds,
         polling={"initial": settings.poll_initial_seconds, "floor": settings.poll_floor_seconds},
         polls_per_execution=settings.polls_per_execution,
         delete_provider_copy=settings.delete_provider_copy,
-        quota=quota_options(settings),
+        quota=plugin_for(request).quota(settings),
     )
     return RunInput(
         run_id=run_id,
         request=request.to_dict(),
         options=options,
-        cost=estimate_cost(request, settings.sora_pricing).to_dict(),
+        cost=run_cost(request, settings).to_dict(),
         created_at=now.isoformat(),
         deadline=(now + timedelta(minutes=settings.run_timeout_minutes)).isoformat(),
         fingerprint=fingerprint,

@@ -19,7 +19,7 @@ from orchestrators.video_run import CANCEL_EVENT, ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import load_price_table
-from soraflow.providers.registry import request_capabilities
+from soraflow.providers.registry import parse_request, plugin_for
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_index import run_index
 from soraflow.run_resource import build_run_resource
@@ -29,7 +29,6 @@ from soraflow.video_request import (
     MAX_BODY_BYTES,
     VideoRequest,
     parse_request_json,
-    parse_video_request,
 )
 from triggers.problems import ContentTooLarge, UnsupportedMediaType, field_problem, problem, problem_from_error
 from triggers.runs import (
@@ -63,14 +62,7 @@ async def start_video_run(req: func.HttpRequest, client: df.DurableOrchestration
         load_price_table(settings.sora_pricing)  # the run's cost estimate needs it; fail here, naming the setting
         key = idempotency_key(req)
         body, upload = read_start_body(req)
-        request = parse_video_request(
-            body,
-            api=settings.sora_api,
-            default_model=settings.sora_model,
-            extra_models=settings.sora_extra_models,
-            allowed_containers=reference_containers(settings),
-            allow_upload=False,
-        )
+        request = parse_request(body, settings, allowed_containers=reference_containers(settings))
         if upload is not None:
             fit_reference_image(upload[0], request.width, request.height)  # validates; the run fits it again
         await check_reference(client, request.input_reference)
@@ -108,26 +100,25 @@ async def remix_video_run(req: func.HttpRequest, client: df.DurableOrchestration
         return problem(409, "run_not_completed", f"run {source_id} is {resource['status']}; only a completed run can "
                        "be remixed", errors=[FieldError("id", "the run must be completed")])  # fmt: skip
     source_request = VideoRequest.from_dict(resource["request"])
-    caps = request_capabilities(source_request.model, source_request.api, settings)
+    try:
+        plugin = plugin_for(source_request)
+    except ConfigurationError as error:
+        return problem_from_error(error, status=500)
+    caps = plugin.capabilities(source_request.model, settings)
     if caps is None or not caps.remix:
-        provider = caps.provider if caps else source_request.api
-        return field_problem("id", f"remix is not supported by {source_request.model} ({provider})")
+        return field_problem("id", f"remix is not supported by {source_request.model} ({plugin.name})")
     job = remix_source_job(source)
     if job is None:
         return field_problem("id", "the run has no provider video to remix (it was deleted from the provider)")
     try:
-        request = parse_video_request(
-            {
-                "prompt": body.get("prompt"),
-                "model": source_request.model,
-                "size": source_request.size,
-                "seconds": str(source_request.seconds),
-                **{k: body[k] for k in ("callback_url", "metadata") if k in body},
-            },
-            api="videos",
-            default_model=settings.sora_model,
-            extra_models=settings.sora_extra_models,
-        )
+        remix_body = {
+            "prompt": body.get("prompt"),
+            "model": source_request.model,
+            "size": source_request.size,
+            "seconds": str(source_request.seconds),
+            **{k: body[k] for k in ("callback_url", "metadata") if k in body},
+        }
+        request = plugin.parse(remix_body, settings, allowed_containers=(), allow_upload=False)
     except SoraflowError as error:
         return problem_from_error(error)
     fingerprint = request_fingerprint({"remix_of": source_id, "body": body})

@@ -48,6 +48,8 @@ class JobSpec:
     seconds: int | str
     variants: int = 1
     input_reference: InputReference | None = None
+    # The request's validated `provider_options` (negative_prompt, seed, generate_audio, ...), for providers with any.
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def size(self) -> str:

@@ -8,19 +8,24 @@ its client module; callers branch on capabilities (`caps.remix`, `caps.seconds`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from soraflow.config import Settings
+from soraflow.errors import ConfigurationError, FieldError, RequestValidationError
 from soraflow.model_table import ModelLimits, load_model_table
-from soraflow.pricing import PriceTable, jobs_rate, load_price_table
+from soraflow.pricing import Cost, PriceTable, estimate_cost, jobs_rate, load_price_table
+from soraflow.providers.provider import VideoProvider, provider_client
+from soraflow.quota import quota_options
+from soraflow.video_request import VideoRequest, parse_video_request
 
 # Every key of a model in GET /api/models, always present.
 MODEL_FIELDS = (
     *("provider", "model", "sizes", "seconds", "default_size", "default_seconds", "reference_image", "max_variants"),
     *("remix", "audio", "negative_prompt", "seed", "price", "retention_hours", "lists_jobs", "pushes_completion"),
-    "source",
+    *("source", "provider_options"),
 )
 # Sora keeps outputs 24 h after creation (both APIs).
 SORA_RETENTION_HOURS = 24.0
@@ -45,6 +50,43 @@ class ReferenceImage:
 
 
 @dataclass(frozen=True)
+class OptionSpec:
+    """One `provider_options` entry a model takes: its type, and its allowed values or range."""
+
+    kind: str  # bool | int | number | string
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = 2_000
+    description: str = ""
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with `value` for this option, or None."""
+        kinds = {"bool": (bool,), "int": (int,), "number": (int, float), "string": (str,)}[self.kind]
+        if not isinstance(value, kinds) or (self.kind != "bool" and isinstance(value, bool)):
+            return f"must be {'a' if self.kind != 'int' else 'an'} {self.kind.replace('int', 'integer')}"
+        if self.choices is not None and value not in self.choices:
+            return "must be one of " + ", ".join(json.dumps(choice) for choice in self.choices)
+        low = self.minimum if self.minimum is not None else float("-inf")
+        high = self.maximum if self.maximum is not None else float("inf")
+        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+            return f"must be from {low:g} to {high:g}"
+        if isinstance(value, str) and len(value) > self.max_length:
+            return f"must be at most {self.max_length:,} characters"
+        return None
+
+    def to_dict(self) -> dict:
+        shown = {"type": self.kind}
+        if self.choices is not None:
+            shown["choices"] = list(self.choices)
+        if self.minimum is not None:
+            shown["minimum"], shown["maximum"] = self.minimum, self.maximum
+        if self.description:
+            shown["description"] = self.description
+        return shown
+
+
+@dataclass(frozen=True)
 class ModelCapabilities:
     """What one model of one provider accepts and offers, and what it costs."""
 
@@ -66,6 +108,8 @@ class ModelCapabilities:
     lists_jobs: bool = True
     pushes_completion: bool = False
     source: str = "built-in"
+    api: str = ""  # the wire API a run records in its request ("videos", "jobs", "fal", "vertex")
+    options: Mapping[str, OptionSpec] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict:
         return {
@@ -86,6 +130,7 @@ class ModelCapabilities:
             "lists_jobs": self.lists_jobs,
             "pushes_completion": self.pushes_completion,
             "source": self.source,
+            "provider_options": {name: spec.to_dict() for name, spec in self.options.items()},
         }
 
 
@@ -101,20 +146,64 @@ class ProviderPlugin(Protocol):
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None: ...
 
+    def parse(
+        self, body: Mapping, settings: Settings, *, allowed_containers: Collection[str], allow_upload: bool
+    ) -> VideoRequest: ...
 
-class SoraVideos:
-    """Sora 2's videos API (OpenAI-style `/videos`), or any OpenAI-compatible endpoint (SORA_API=videos)."""
+    def estimate(self, request: VideoRequest, settings: Settings) -> Cost: ...
 
-    name = "sora"
-    api = "videos"
+    def quota(self, settings: Settings) -> dict | None: ...
+
+    def client(self, settings: Settings) -> VideoProvider: ...
+
+    def probe(self, settings: Settings) -> None: ...
+
+
+class SoraPlugin:
+    """What both Sora APIs share: the model table, SORA_PRICING, the Sora client and quota settings."""
+
+    name: str
+    api: str
 
     def is_configured(self, settings: Settings) -> bool:
-        return settings.sora_api == self.api
+        return bool(settings.sora_endpoint) and settings.sora_api == self.api
 
     def models(self, settings: Settings) -> list[ModelCapabilities]:
         table = load_model_table(settings.sora_extra_models)
         names = dict.fromkeys([settings.sora_model, *table.known_names(self.api)])
         return [caps for name in names if (caps := self.capabilities(name, settings)) is not None]
+
+    def parse(
+        self, body: Mapping, settings: Settings, *, allowed_containers: Collection[str], allow_upload: bool
+    ) -> VideoRequest:
+        return parse_video_request(
+            body,
+            api=self.api,
+            default_model=settings.sora_model,
+            extra_models=settings.sora_extra_models,
+            allowed_containers=allowed_containers,
+            allow_upload=allow_upload,
+        )
+
+    def estimate(self, request: VideoRequest, settings: Settings) -> Cost:
+        return estimate_cost(request, settings.sora_pricing)
+
+    def quota(self, settings: Settings) -> dict | None:
+        return quota_options(settings)
+
+    def client(self, settings: Settings) -> VideoProvider:
+        return provider_client(settings)
+
+    def probe(self, settings: Settings) -> None:
+        """One cheap authenticated call: list a single job."""
+        provider_client(settings).list_jobs(limit=1)
+
+
+class SoraVideos(SoraPlugin):
+    """Sora 2's videos API (OpenAI-style `/videos`), or any OpenAI-compatible endpoint (SORA_API=videos)."""
+
+    name = "sora"
+    api = "videos"
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None:
         limits = load_model_table(settings.sora_extra_models).resolve(
@@ -138,22 +227,15 @@ class SoraVideos:
             seed=False,
             usd_per_second=_videos_prices(prices, limits),
             source=limits.source,
+            api=self.api,
         )
 
 
-class SoraJobs:
+class SoraJobs(SoraPlugin):
     """Sora 1's jobs API on Azure OpenAI (SORA_API=jobs): variants, no remix."""
 
     name = "sora-jobs"
     api = "jobs"
-
-    def is_configured(self, settings: Settings) -> bool:
-        return settings.sora_api == self.api
-
-    def models(self, settings: Settings) -> list[ModelCapabilities]:
-        table = load_model_table(settings.sora_extra_models)
-        names = dict.fromkeys([settings.sora_model, *table.known_names(self.api)])
-        return [caps for name in names if (caps := self.capabilities(name, settings)) is not None]
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None:
         limits = load_model_table(settings.sora_extra_models).resolve(
@@ -178,6 +260,7 @@ class SoraJobs:
             usd_per_second=_jobs_prices(prices, limits),
             price_per_variant=True,
             source=limits.source,
+            api=self.api,
         )
 
 
@@ -185,8 +268,61 @@ PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs())
 
 
 def configured_providers(settings: Settings) -> list[ProviderPlugin]:
-    """The providers the settings configure, the default one first."""
-    return [provider for provider in PROVIDERS if provider.is_configured(settings)]
+    """The providers the settings configure, the default one (VIDEO_PROVIDER) first."""
+    configured = [provider for provider in PROVIDERS if provider.is_configured(settings)]
+    return sorted(configured, key=lambda provider: provider.name != settings.video_provider)
+
+
+def provider_named(name: str) -> ProviderPlugin | None:
+    return next((provider for provider in PROVIDERS if provider.name == name), None)
+
+
+def parse_request(
+    body: object, settings: Settings, *, allowed_containers: Collection[str] = (), allow_upload: bool = False
+) -> VideoRequest:
+    """Validate a request for the provider its `provider` or `model` picks (else the default provider).
+
+    A model no configured provider serves goes to the default provider, whose validation names the models it has.
+    """
+    providers = configured_providers(settings)
+    plugin = providers[0] if providers else None
+    if isinstance(body, Mapping) and body.get("provider") is not None:
+        chosen = body["provider"]
+        named = [provider for provider in providers if provider.name == chosen]
+        if not named:
+            names = ", ".join(provider.name for provider in providers)
+            shown = json.dumps(chosen)[:60] if isinstance(chosen, str) else type(chosen).__name__
+            raise RequestValidationError(FieldError("provider", f"provider must be one of {names}; got {shown}"))
+        plugin = named[0]
+    elif isinstance(body, Mapping) and isinstance(body.get("model"), str):
+        serving = [provider for provider in providers if provider.capabilities(body["model"], settings) is not None]
+        plugin = serving[0] if serving else plugin
+    if plugin is None:
+        raise ConfigurationError(
+            "VIDEO_PROVIDER", "no provider is configured (set SORA_ENDPOINT, FAL_KEY or VERTEX_PROJECT)"
+        )
+    return plugin.parse(body, settings, allowed_containers=allowed_containers, allow_upload=allow_upload)
+
+
+def plugin_for(request: VideoRequest) -> ProviderPlugin:
+    """The provider a validated request (or one recorded in a run) was made for."""
+    plugin = provider_named(request.provider)
+    if plugin is None:
+        raise ConfigurationError("VIDEO_PROVIDER", f"provider {request.provider} is not available in this version")
+    return plugin
+
+
+def run_cost(request: VideoRequest, settings: Settings) -> Cost:
+    """What the run is estimated to cost, priced by its provider."""
+    return plugin_for(request).estimate(request, settings)
+
+
+def client_for(provider: str | None, settings: Settings) -> VideoProvider:
+    """The shared client of `provider` (a run's), or of the default provider."""
+    plugin = provider_named(provider or settings.video_provider)
+    if plugin is None:
+        raise ConfigurationError("VIDEO_PROVIDER", f"provider {provider} is not available in this version")
+    return plugin.client(settings)
 
 
 def configured_models(settings: Settings) -> list[ModelCapabilities]:
