@@ -34,7 +34,7 @@ PLATFORM_SETTINGS = {
 PLATFORM_PREFIXES = ("AzureWebJobsStorage__", "AzureFunctionsJobHost__")
 # Provider settings the deploy issue wires before the provider plug-ins read them; a name leaves this set once the app
 # reads it (then the source search below finds it).
-AGREED_AHEAD_OF_THE_APP = {"VIDEO_PROVIDER", "FAL_KEY", "VERTEX_CREDENTIALS", "PUBLIC_BASE_URL"}
+AGREED_AHEAD_OF_THE_APP: set[str] = set()
 
 
 def configuration_problems(settings: Mapping[str, str]) -> list[str]:
