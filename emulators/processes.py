@@ -255,3 +255,12 @@ def running(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def start_vertex_emulator(
+    *, port: int | None = None, args: Sequence[str] = (), log_path: Path | None = None, env: dict | None = None
+) -> Server:
+    """Start `python -m emulators.vertex` (Vertex AI Veo) on loopback."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "emulators.vertex", "--host", "127.0.0.1", "--port", str(port), *args]
+    return spawn("vertex-emulator", argv, port=port, log_path=log_path, env=env)

@@ -117,11 +117,13 @@ def _text(spec: dict, key: str) -> str | None:
 
 
 class FaultBook:
-    """The active faults."""
+    """The active faults; another emulator passes the API and operation names its calls are known by."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, apis: tuple[str, ...] = APIS, operations: tuple[str, ...] = OPERATIONS) -> None:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
+        self.apis = apis
+        self.operations = operations
 
     def add(self, spec: object) -> Fault:
         """Validate a fault description (the admin API's JSON body) and activate it."""
@@ -134,8 +136,8 @@ class FaultBook:
         fault = Fault(
             id=f"fault_{next(self._ids)}",
             kind=kind,
-            api=_choice(spec, "api", APIS, "any"),
-            operation=_choice(spec, "operation", OPERATIONS, "any"),
+            api=_choice(spec, "api", self.apis, "any"),
+            operation=_choice(spec, "operation", self.operations, "any"),
             remaining=_integer(spec, "count", minimum=1) if "count" in spec else 1,
             status=_integer(spec, "status", minimum=400, maximum=599),
             retry_after=_number(spec, "retry_after", minimum=0, maximum=3600),

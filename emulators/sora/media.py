@@ -1,6 +1,6 @@
 """Real media for finished jobs: H.264 + AAC MP4s, WebP thumbnails and JPEG spritesheets, cached on disk.
 
-Videos are rendered by the ffmpeg of the `imageio-ffmpeg` wheel (testsrc2 pattern + a sine tone) at
+Videos are rendered by the ffmpeg of the `imageio-ffmpeg` wheel (testsrc2 pattern + a sine tone, or silent) at
 exactly the requested size and duration, and cached by (size, seconds, flavour) so repeated tests
 reuse them. Everything is made lazily, the first time a job's content is downloaded.
 """
@@ -41,11 +41,16 @@ class MediaSource:
     seconds: int
     flavour: int = 0
     path: str | None = None
+    audio: bool = True
+    frame_rate: int = FRAME_RATE
 
     def key(self) -> str:
         """The cache key of this source's assets (an import's key changes when its file does)."""
         if self.path is None:
-            return f"{RECIPE}-{self.width}x{self.height}-{self.seconds}s-f{self.flavour}"
+            # The defaults add nothing, so the keys of existing cache entries stay as they were.
+            rate = "" if self.frame_rate == FRAME_RATE else f"-{self.frame_rate}fps"
+            silent = "" if self.audio else "-silent"
+            return f"{RECIPE}-{self.width}x{self.height}-{self.seconds}s-f{self.flavour}{rate}{silent}"
         stat = os.stat(self.path)
         digest = hashlib.sha256(f"{self.path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
         return f"{RECIPE}-import-{digest}-{self.width}x{self.height}"
@@ -127,17 +132,16 @@ class MediaLibrary:
         tone = 440 + 110 * source.flavour
         argv = [
             self.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={FRAME_RATE}:duration={source.seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={source.seconds}",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={source.frame_rate}:duration={source.seconds}",
         ]  # fmt: skip
+        if source.audio:
+            argv += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={source.seconds}"]
         if source.flavour:
             # A different hue per flavour, so a remix or a second variant is visibly another video.
             argv += ["-vf", f"hue=h={90 * source.flavour}"]
-        argv += [
-            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "64k", "-ac", "2",
-            "-movflags", "+faststart", "-f", "mp4", str(out),
-        ]  # fmt: skip
+        argv += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p"]
+        argv += ["-c:a", "aac", "-b:a", "64k", "-ac", "2"] if source.audio else ["-an"]
+        argv += ["-movflags", "+faststart", "-f", "mp4", str(out)]
         await self._run(argv)
 
     async def _frames(

@@ -1,0 +1,1 @@
+"""A local Vertex AI Veo server (`:predictLongRunning`, `:fetchPredictOperation`, GCS output) for `google-genai`."""
