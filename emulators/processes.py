@@ -264,3 +264,30 @@ def start_vertex_emulator(
     port = port or free_port()
     argv = [sys.executable, "-m", "emulators.vertex", "--host", "127.0.0.1", "--port", str(port), *args]
     return spawn("vertex-emulator", argv, port=port, log_path=log_path, env=env)
+
+
+def start_fal_emulator(
+    *,
+    port: int | None = None,
+    args: Sequence[str] = (),
+    log_path: Path | None = None,
+    env: dict | None = None,
+    tls_dir: Path | None = None,
+) -> Server:
+    """Start `python -m emulators.fal` on loopback; `.extra["url"]` is its base URL, `["queue_host"]` its host:port.
+
+    With `tls_dir` it serves https (as fal-client requires) with a self-signed certificate written there, which
+    is also the CA to trust: `.extra["ca_file"]` (for fal-client, `SSL_CERT_FILE`).
+    """
+    port = port or free_port()
+    argv = [sys.executable, "-m", "emulators.fal", "--host", "127.0.0.1", "--port", str(port), *args]
+    extra = {"url": f"http://127.0.0.1:{port}", "queue_host": f"127.0.0.1:{port}"}
+    if tls_dir is not None:
+        from emulators.fal.tls import write_self_signed_certificate
+
+        cert, key = write_self_signed_certificate(tls_dir)
+        argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
+        extra |= {"url": f"https://127.0.0.1:{port}", "ca_file": str(cert)}
+    server = spawn("fal-emulator", argv, port=port, log_path=log_path, env=env)
+    server.extra.update(extra)
+    return server

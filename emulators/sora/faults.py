@@ -48,15 +48,17 @@ class Fault:
     message: str | None = None
     hits: int = 0
 
-    def matches(self, api: str | None, operation: str | None) -> bool:
+    def matches(
+        self, api: str | None, operation: str | None, *, applies_to: dict = APPLIES_TO, streamed: str = "content"
+    ) -> bool:
         """Whether this fault applies to a call of this API and operation."""
         if api is None or operation is None:
             return False
         if self.api not in ("any", api) or self.operation not in ("any", operation):
             return False
-        if self.phase == "after" and operation == "content":
+        if self.phase == "after" and operation == streamed:
             return False  # a download has been sent by then; content faults cut it mid-body instead
-        allowed = APPLIES_TO.get(self.kind)
+        allowed = applies_to.get(self.kind)
         return allowed is None or operation in allowed
 
     def to_json(self) -> dict:
@@ -117,13 +119,19 @@ def _text(spec: dict, key: str) -> str | None:
 
 
 class FaultBook:
-    """The active faults; another emulator passes the API and operation names its calls are known by."""
+    """The active faults; another emulator passes its own APIs and operations (the Sora ones by default)."""
 
-    def __init__(self, *, apis: tuple[str, ...] = APIS, operations: tuple[str, ...] = OPERATIONS) -> None:
+    def __init__(
+        self,
+        *,
+        apis: tuple[str, ...] = APIS,
+        operations: tuple[str, ...] = OPERATIONS,
+        applies_to: dict[str, set[str]] = APPLIES_TO,
+        streamed: str = "content",
+    ) -> None:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
-        self.apis = apis
-        self.operations = operations
+        self.apis, self.operations, self.applies_to, self.streamed = apis, operations, applies_to, streamed
 
     def add(self, spec: object) -> Fault:
         """Validate a fault description (the admin API's JSON body) and activate it."""
@@ -151,20 +159,22 @@ class FaultBook:
             raise FaultSpecError("status", "a 'status' fault needs an HTTP 'status' between 400 and 599")
         if kind == "slow" and fault.seconds is None:
             raise FaultSpecError("seconds", "a 'slow' fault needs 'seconds' (the delay before answering)")
-        allowed = APPLIES_TO.get(kind)
+        allowed = self.applies_to.get(kind)
         if allowed and fault.operation not in allowed | {"any"}:
             raise FaultSpecError("operation", f"a '{kind}' fault applies to {' or '.join(sorted(allowed))} only")
         if fault.phase == "after" and kind not in ("status", "drop"):
             raise FaultSpecError("phase", "only 'status' and 'drop' faults can apply after the call is processed")
-        if fault.phase == "after" and fault.operation == "content":
-            raise FaultSpecError("phase", "content faults apply mid-body: use phase 'before' with 'drop' or 'truncate'")
+        if fault.phase == "after" and fault.operation == self.streamed:
+            raise FaultSpecError(
+                "phase", f"{self.streamed} faults apply mid-body: use phase 'before' with 'drop' or 'truncate'"
+            )
         self._faults.append(fault)
         return fault
 
     def take(self, api: str | None, operation: str | None) -> Fault | None:
         """The first fault matching this call, with one use consumed; None when the call is not faulted."""
         for fault in self._faults:
-            if fault.matches(api, operation):
+            if fault.matches(api, operation, applies_to=self.applies_to, streamed=self.streamed):
                 fault.hits += 1
                 if fault.remaining is not None:
                     fault.remaining -= 1

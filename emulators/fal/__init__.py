@@ -1,0 +1,1 @@
+"""A local fal.ai queue server (submit, status with logs, result, cancel, CDN media, signed webhooks)."""
