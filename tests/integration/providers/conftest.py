@@ -222,7 +222,7 @@ def fake_videos(fake_provider: FakeProvider):
     client = build_provider(
         settings_for(fake_provider.url, key="fake-provider-key-0123456789"),
         retry=FAST_RETRY,
-        timeouts=Timeouts(connect=2.0, read=1.0, write=2.0, pool=2.0),
+        timeouts=Timeouts(connect=2.0, read=1.0),
     )
     yield client
     client.close()
