@@ -12,6 +12,7 @@ from soraflow.providers import (
     JobStatus,
     ProviderAuthenticationError,
     ProviderDownloadIncomplete,
+    ProviderError,
     ProviderInvalidResponse,
     ProviderServerError,
     ProviderUnavailable,
@@ -245,3 +246,17 @@ def test_a_compressed_download_cut_short_is_incomplete(fake_provider, fake_video
     with fake_videos.open_content("video_1") as download, pytest.raises(ProviderDownloadIncomplete) as info:
         copy_download(download, io.BytesIO())
     assert info.value.retryable and "closed early" in info.value.message
+
+
+def test_answers_read_to_the_end_leave_the_connection_open_for_the_next_call(fake_provider: FakeProvider, fake_videos):
+    fake_provider.script("GET", f"{VIDEOS}/video_1", Scripted(200, VIDEO))
+    fake_provider.script("GET", f"{VIDEOS}/video_1/content", Scripted(200, b"\x03" * 300_000))
+    fake_provider.script("GET", f"{VIDEOS}/video_2", Scripted(404, {"error": {"message": "no such video"}}))
+    fake_videos.get("video_1")
+    with fake_videos.open_content("video_1") as download:
+        copy_download(download, io.BytesIO())
+    with pytest.raises(ProviderError):
+        fake_videos.get("video_2")
+    fake_videos.get("video_1")
+    assert len(fake_provider.seen) == 4
+    assert len({seen.client_port for seen in fake_provider.seen}) == 1
