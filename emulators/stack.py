@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import requests
 from azure.storage.blob import BlobServiceClient
 
 from emulators import processes
@@ -122,35 +122,37 @@ def main(argv: list[str] | None = None) -> int:
 
 def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
     """POST the generation and print each change of stage and progress until the run ends."""
-    http = httpx.Client(base_url=f"{url}/api", headers={"x-functions-key": key}, timeout=60)
     fields = {"prompt": args.prompt, "size": args.size, "seconds": args.seconds}
     if args.variants is not None:
         fields["variants"] = args.variants
     if args.remix:
         fields["remix"] = {"prompt": args.remix}
-    if args.image is not None:
-        files = {"input_reference": (args.image.name, args.image.read_bytes())}
-        form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
-        response = http.post("/videos", data=form, files=files)
-    else:
-        response = http.post("/videos", json=fields)
-    if response.status_code != 202:
-        raise RuntimeError(f"the app refused the request ({response.status_code}): {response.text}")
-    run = response.json()
-    cost = (run.get("cost") or {}).get("estimated_usd")
-    say(f"\nSubmitted run {run['id']}: {args.prompt!r} ({args.seconds} s, {args.size}, est. ${cost})")
-    shown = None
-    while run["status"] not in FINAL:
-        time.sleep(0.5)
-        run = http.get(f"/videos/{run['id']}").json()
-        line = (run["status"], run["progress"])
-        if line != shown:
-            provider = run.get("provider") or {}
-            progress = provider.get("progress")
-            detail = f" (provider {provider.get('status')}" + (f", {progress}%)" if progress is not None else ")")
-            detail = detail if provider else ""
-            say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
-            shown = line
+    # Closed when done, like the blob clients below, so no idle keep-alive connection outlives the run.
+    with requests.Session() as http:
+        http.headers["x-functions-key"] = key
+        if args.image is not None:
+            files = {"input_reference": (args.image.name, args.image.read_bytes())}
+            form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
+            response = http.post(f"{url}/api/videos", data=form, files=files, timeout=60)
+        else:
+            response = http.post(f"{url}/api/videos", json=fields, timeout=60)
+        if response.status_code != 202:
+            raise RuntimeError(f"the app refused the request ({response.status_code}): {response.text}")
+        run = response.json()
+        cost = (run.get("cost") or {}).get("estimated_usd")
+        say(f"\nSubmitted run {run['id']}: {args.prompt!r} ({args.seconds} s, {args.size}, est. ${cost})")
+        shown = None
+        while run["status"] not in FINAL:
+            time.sleep(0.5)
+            run = http.get(f"{url}/api/videos/{run['id']}", timeout=60).json()
+            line = (run["status"], run["progress"])
+            if line != shown:
+                provider = run.get("provider") or {}
+                progress = provider.get("progress")
+                detail = f" (provider {provider.get('status')}" + (f", {progress}%)" if progress is not None else ")")
+                detail = detail if provider else ""
+                say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
+                shown = line
     return run
 
 

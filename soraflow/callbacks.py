@@ -13,8 +13,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
+import requests
 
 from soraflow.errors import SoraflowError
 
@@ -67,43 +68,46 @@ def deliver_callback(
     base_delay: float = 1.0,
     timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
-    client: httpx.Client | None = None,
 ) -> CallbackResult:
     """POST `payload` as JSON to `url`, signed when a secret is set; retry 429, 5xx and network errors."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    owned = client is None
-    client = client or httpx.Client(timeout=timeout, follow_redirects=False)
     last_problem = "no attempt made"
     rejected = False
-    try:
+    with requests.Session() as session:
         for attempt in range(1, attempts + 1):
             headers = {"content-type": "application/json", "user-agent": "soraflow-callback/1"}
             if secret:
                 headers[SIGNATURE_HEADER] = sign(body, secret, int(time.time()))
             try:
-                response = client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+                # Streamed and closed unread: only the status matters, and a receiver's body could be any size.
+                with session.post(
+                    url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+                ) as response:
+                    status = response.status_code
+            except requests.RequestException as exc:
                 last_problem = f"{type(exc).__name__}"
             else:
-                if response.status_code < 300:
-                    return CallbackResult(response.status_code, attempt)
-                last_problem = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code not in (408, 429):
+                if status < 300:
+                    return CallbackResult(status, attempt)
+                last_problem = f"HTTP {status}"
+                if status < 500 and status not in (408, 429):
                     rejected = True  # the receiver rejected it; sending it again will not change its mind
                     break
             if attempt < attempts:
                 sleep(min(base_delay * 2 ** (attempt - 1), 60.0))
-        raise CallbackDeliveryError(
-            f"callback to {_safe_origin(url)} failed after {attempt} attempt(s): {last_problem}",
-            retryable=not rejected,
-        )
-    finally:
-        if owned:
-            client.close()
+    raise CallbackDeliveryError(
+        f"callback to {_safe_origin(url)} failed after {attempt} attempt(s): {last_problem}",
+        retryable=not rejected,
+    )
 
 
 def _safe_origin(url: str) -> str:
-    """Scheme, host and port only: query strings may carry the receiver's secrets."""
-    parsed = httpx.URL(url)
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}"
+    """Scheme, host and port only: user info and query strings may carry the receiver's secrets."""
+    parsed = urlsplit(url)
+    host = parsed.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:
+        port = ""
+    return f"{parsed.scheme}://{host}{port}"

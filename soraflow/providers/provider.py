@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-import httpx
+import requests
 
 from soraflow.config import Settings
 from soraflow.providers.auth import ApiKeyAuth, Auth, BearerTokenAuth, TokenCredential, default_credential
@@ -48,7 +48,7 @@ def build_provider(
     credential: TokenCredential | None = None,
     retry: RetryPolicy | None = None,
     timeouts: Timeouts | None = None,
-    http_client: httpx.Client | None = None,
+    http_session: requests.Session | None = None,
 ) -> VideosClient | JobsClient:
     """A new client for the configured API (SORA_API), endpoint, path and auth; prefer `provider_client`."""
     if settings.sora_api == "jobs":
@@ -61,7 +61,7 @@ def build_provider(
         api=settings.sora_api,
         retry=retry,
         timeouts=timeouts,
-        client=http_client,
+        session=http_session,
     )
     return JobsClient(transport) if settings.sora_api == "jobs" else VideosClient(transport)
 

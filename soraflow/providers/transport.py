@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
-import httpx
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
 
 from soraflow.providers.auth import Auth
 from soraflow.providers.endpoint import Endpoint
@@ -24,7 +28,7 @@ from soraflow.providers.errors import (
 from soraflow.providers.job import invalid_response
 from soraflow.providers.retry import NO_RETRY, RetryPolicy, parse_retry_after
 
-USER_AGENT = "soraflow/0.1 (+https://github.com/; python-httpx)"
+USER_AGENT = f"soraflow/0.1 (+https://github.com/; python-requests/{requests.__version__})"
 
 # A job or list answer is a few KB; anything past this is not a provider answer we should hold in memory.
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -33,21 +37,20 @@ MAX_ERROR_BYTES = 64 * 1024
 MAX_DOWNLOAD_BYTES = 8 * 1024**3
 MAX_REDIRECTS = 5
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+# One socket read: the unit in which bytes are counted against a limit, so memory stays at one chunk plus this.
+READ_SIZE = 64 * 1024
+# Activities run a handful at a time per worker; beyond this many idle connections, extra ones are closed after use.
+POOL_SIZE = 32
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait to connect, and between bytes when reading or writing."""
+    """Seconds to wait to connect (urllib3 also bounds each send of a request body by it), and between bytes read."""
 
     connect: float = 10.0
     read: float = 60.0
-    write: float = 60.0
-    pool: float = 10.0
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Reply:
 class Download:
     """A provider download being streamed: its content type, its announced length, and its bytes in chunks."""
 
-    def __init__(self, response: httpx.Response, *, api: str, operation: str, max_bytes: int, secrets: tuple):
+    def __init__(self, response: requests.Response, *, api: str, operation: str, max_bytes: int, secrets: tuple):
         self._response = response
         self._api = api
         self._operation = operation
@@ -75,6 +78,8 @@ class Download:
         self._decoded = encoding not in ("", "identity")
         self.length: int | None = None if self._decoded else _content_length(response.headers)
         self.bytes_read = 0
+        # urllib3 2.x raises when the connection ends short of Content-Length; say so rather than rely on a default.
+        response.raw.enforce_content_length = True
 
     def iter_bytes(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
         """The body in chunks of at most `chunk_size`; raises if it ends short of the announced length."""
@@ -85,10 +90,9 @@ class Download:
             raise ValueError("chunk_size must be positive")
         # Network reads are counted as they arrive (so an error reports what really came), then regrouped into
         # chunks of chunk_size: memory stays at one chunk plus one read.
-        source = self._response.iter_bytes() if self._decoded else self._response.iter_raw()
         pending = bytearray()
         try:
-            for piece in source:
+            for piece in self._response.raw.stream(READ_SIZE, decode_content=self._decoded):
                 self.bytes_read += len(piece)
                 if self.bytes_read > self._max_bytes:
                     raise self._incomplete(f"it ran past the {self._max_bytes}-byte limit", retryable=False)
@@ -97,17 +101,14 @@ class Download:
                     chunk = bytes(pending[:chunk_size])
                     del pending[:chunk_size]
                     yield chunk
-        except httpx.RemoteProtocolError as exc:
-            # h11 raises this when the connection closes before Content-Length bytes arrived.
-            raise self._incomplete(f"the connection closed early ({exc})") from None
-        except httpx.TransportError as exc:
+        except urllib3.exceptions.HTTPError as exc:
+            if _ended_short(exc):
+                raise self._incomplete("the connection closed early") from None
             raise ProviderUnavailable(
-                self._message(f"the stream broke after {self.bytes_read} bytes ({type(exc).__name__})", True),
+                self._message(f"the stream broke after {self.bytes_read} bytes ({_describe(exc)})", True),
                 operation=self._operation,
                 outcome_unknown=False,
             ) from None
-        if self.length is not None and self.bytes_read != self.length:
-            raise self._incomplete(f"{self.bytes_read} bytes arrived of the {self.length} announced")
         if pending:
             yield bytes(pending)
 
@@ -136,23 +137,19 @@ class Transport:
         api: str,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        client: httpx.Client | None = None,
+        session: requests.Session | None = None,
     ):
         self.endpoint = endpoint
         self.api = api
         self._auth = auth
-        self._origin = _origin(httpx.URL(endpoint.base_url))
+        self._origin = _origin(endpoint.base_url)
         self._retry = retry or RetryPolicy()
         timeouts = timeouts or Timeouts()
-        self._client = client or httpx.Client(
-            timeout=timeouts.to_httpx(),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-        )
+        self._timeout = (timeouts.connect, timeouts.read)
+        self._session = session or _provider_session()
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
     def call_json(
         self,
@@ -199,7 +196,7 @@ class Transport:
     ) -> Iterator[Download]:
         """Open a download (retrying until its headers arrive) and yield it; the body is streamed, never buffered."""
 
-        def attempt() -> httpx.Response:
+        def attempt() -> requests.Response:
             return self._open(
                 "GET",
                 self.endpoint.url(*segments),
@@ -253,10 +250,12 @@ class Transport:
         data: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         accept: str,
-    ) -> httpx.Response:
+    ) -> requests.Response:
         """Send a request and return the streaming 2xx response; anything else becomes a typed ProviderError."""
         query = {**self.endpoint.params, **{k: v for k, v in (params or {}).items() if v is not None}}
-        target = httpx.URL(url)
+        target = url
+        # Redirects are followed here rather than by requests: its own following strips only `Authorization` on a
+        # change of host (never `api-key`) and reads each intermediate body whole.
         for _hop in range(MAX_REDIRECTS + 1):
             same_origin = _origin(target) == self._origin
             headers = {"Accept": accept, "Accept-Encoding": "identity"}
@@ -264,7 +263,7 @@ class Transport:
                 # Credentials only ever go to the configured provider, never to a host it redirects us to.
                 headers.update(self._auth.headers())
             try:
-                request = self._client.build_request(
+                response = self._session.request(
                     method,
                     target,
                     params=query if same_origin else None,
@@ -272,16 +271,19 @@ class Transport:
                     data=data,
                     files=files,
                     headers=headers,
+                    timeout=self._timeout,
+                    stream=True,
+                    allow_redirects=False,
                 )
-                response = self._client.send(request, stream=True)
-            except httpx.TransportError as exc:
+            except requests.RequestException as exc:
                 raise self._unreachable(exc, operation=operation, idempotent=idempotent) from None
-            location = response.headers.get("location")
-            if method == "GET" and response.status_code in (301, 302, 303, 307, 308) and location:
+            location = self._session.get_redirect_target(response) if method == "GET" else None
+            if location:
                 response.close()
-                target = response.url.join(location)
-                if target.scheme not in ("http", "https"):
-                    raise invalid_response(self.api, operation, f"redirect to a non-HTTP location {target.scheme!r}")
+                target = urljoin(response.url, location)
+                scheme = urlsplit(target).scheme.lower()
+                if scheme not in ("http", "https"):
+                    raise invalid_response(self.api, operation, f"redirect to a non-HTTP location {scheme!r}")
                 query = {}
                 continue
             if 200 <= response.status_code < 300:
@@ -289,7 +291,7 @@ class Transport:
             raise self._error(response, operation=operation, idempotent=idempotent)
         raise invalid_response(self.api, operation, f"more than {MAX_REDIRECTS} redirects")
 
-    def _error(self, response: httpx.Response, *, operation: str, idempotent: bool) -> ProviderError:
+    def _error(self, response: requests.Response, *, operation: str, idempotent: bool) -> ProviderError:
         try:
             body = self._read_limited(response, MAX_ERROR_BYTES, operation=operation, idempotent=idempotent) or b""
         except ProviderError:
@@ -308,17 +310,19 @@ class Transport:
             secrets=self._secrets(),
         )
 
-    def _read_limited(self, response: httpx.Response, limit: int, *, operation: str, idempotent: bool) -> bytes | None:
+    def _read_limited(
+        self, response: requests.Response, limit: int, *, operation: str, idempotent: bool
+    ) -> bytes | None:
         """The whole (small) body, or None when it is longer than `limit`; never reads past the limit."""
         parts: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_bytes():
+            for chunk in response.raw.stream(READ_SIZE, decode_content=True):
                 size += len(chunk)
                 if size > limit:
                     return None
                 parts.append(chunk)
-        except httpx.TransportError as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise self._unreachable(exc, operation=operation, idempotent=idempotent) from None
         return b"".join(parts)
 
@@ -331,17 +335,18 @@ class Transport:
             snippet = redact(raw[:120].decode("utf-8", errors="replace"), self._secrets())
             raise invalid_response(self.api, operation, f"the body is not JSON (starts {snippet!r})") from None
 
-    def _unreachable(self, exc: httpx.TransportError, *, operation: str, idempotent: bool) -> ProviderError:
+    def _unreachable(self, exc: Exception, *, operation: str, idempotent: bool) -> ProviderError:
         # Connect failures mean nothing was sent; after that, a create may have reached the provider.
-        not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        outcome_unknown = not idempotent and not not_sent
-        if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        outcome_unknown = not idempotent and not _never_sent(exc)
+        # requests raises its could-not-build-this-request errors (InvalidURL, InvalidSchema, InvalidHeader) as
+        # ValueErrors: nothing went out, and sending it again cannot help.
+        if isinstance(exc, ValueError):
             return ProviderInvalidResponse(
                 f"Sora {self.api} API {operation} could not be sent ({type(exc).__name__}): {exc}. "
                 + retry_advice(False),
                 operation=operation,
             )
-        message = f"Sora {self.api} API {operation} could not reach the provider ({type(exc).__name__}: {exc})."
+        message = f"Sora {self.api} API {operation} could not reach the provider ({_describe(exc)})."
         if outcome_unknown:
             message += " The provider may still have started the job: look it up before creating another."
         message += " " + retry_advice(True)
@@ -352,9 +357,47 @@ class Transport:
         return self._auth.secrets() if self._auth is not None else ()
 
 
-def _origin(url: httpx.URL) -> str:
-    port = f":{url.port}" if url.port is not None else ""
-    return f"{url.scheme}://{url.host}{port}".lower()
+def _provider_session() -> requests.Session:
+    """A session with one pool per provider host and no retries of its own: `Transport` decides what is retried."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port, with the scheme's default port made explicit so that `:443` and no port compare equal."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the request failed before it could reach the provider (refused, unresolvable, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def _ended_short(exc: urllib3.exceptions.HTTPError) -> bool:
+    """True when urllib3 reports a body that ended before its Content-Length (it wraps the IncompleteRead)."""
+    return isinstance(exc, urllib3.exceptions.ProtocolError) and any(
+        isinstance(arg, http.client.IncompleteRead) for arg in exc.args
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """The exception's class and what caused it, without urllib3's "Max retries exceeded" wrapper (we retry)."""
+    cause = exc.args[0] if exc.args else exc
+    return f"{type(exc).__name__}: {getattr(cause, 'reason', None) or cause}"
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:

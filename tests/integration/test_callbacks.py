@@ -51,7 +51,7 @@ def test_retries_are_bounded():
 def test_unreachable_receiver_fails_after_every_attempt():
     with CallbackReceiver([]) as receiver:
         url = receiver.url
-    with pytest.raises(CallbackDeliveryError, match="ConnectError"):
+    with pytest.raises(CallbackDeliveryError, match="ConnectionError"):
         deliver_callback(url, {"id": "run-1"}, secret=SECRET, attempts=2, sleep=no_sleep, timeout=2)
 
 

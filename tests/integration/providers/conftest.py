@@ -144,6 +144,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -172,7 +173,8 @@ class FakeProvider:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
-                fake.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                request_headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.seen.append(Seen(self.command, self.path, request_headers, body, self.client_address[1]))
                 queue = fake.scripts.get((self.command, path))
                 answer = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else Scripted(404, {"error": {}})
                 if answer.delay:
@@ -222,7 +224,7 @@ def fake_videos(fake_provider: FakeProvider):
     client = build_provider(
         settings_for(fake_provider.url, key="fake-provider-key-0123456789"),
         retry=FAST_RETRY,
-        timeouts=Timeouts(connect=2.0, read=1.0, write=2.0, pool=2.0),
+        timeouts=Timeouts(connect=2.0, read=1.0),
     )
     yield client
     client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -11,6 +12,7 @@ from soraflow.providers import (
     JobStatus,
     ProviderAuthenticationError,
     ProviderDownloadIncomplete,
+    ProviderError,
     ProviderInvalidResponse,
     ProviderServerError,
     ProviderUnavailable,
@@ -211,3 +213,50 @@ def test_custom_gateway_path_and_query_are_used(fake_provider: FakeProvider):
         client.close()
     [seen] = fake_provider.requests_to("GET", "/gw/sora/videos/video_1")
     assert seen.path.endswith("?tenant=blue")
+
+
+def test_every_call_names_the_client_and_asks_for_unencoded_bytes(fake_provider: FakeProvider, fake_videos):
+    fake_provider.script("GET", f"{VIDEOS}/video_1", Scripted(200, VIDEO))
+    fake_videos.get("video_1")
+    [seen] = fake_provider.requests_to("GET", f"{VIDEOS}/video_1")
+    assert seen.headers["user-agent"].startswith("soraflow/")
+    assert seen.headers["accept-encoding"] == "identity"
+    assert seen.headers["api-key"] == KEY
+
+
+def test_a_compressed_download_from_a_server_that_ignores_identity_is_decoded(fake_provider, fake_videos):
+    body = bytes(range(256)) * 400
+    packed = gzip.compress(body)
+    fake_provider.script(
+        "GET",
+        f"{VIDEOS}/video_1/content",
+        Scripted(200, packed, {"content-encoding": "gzip", "content-type": "video/mp4"}),
+    )
+    with fake_videos.open_content("video_1") as download:
+        assert download.length is None  # the announced length is of the compressed bytes
+        sink = io.BytesIO()
+        assert copy_download(download, sink) == len(body)
+    assert sink.getvalue() == body
+
+
+def test_a_compressed_download_cut_short_is_incomplete(fake_provider, fake_videos):
+    packed = gzip.compress(bytes(range(256)) * 4000)
+    cut = Scripted(200, packed, {"content-encoding": "gzip"}, send_bytes=len(packed) // 2)
+    fake_provider.script("GET", f"{VIDEOS}/video_1/content", cut)
+    with fake_videos.open_content("video_1") as download, pytest.raises(ProviderDownloadIncomplete) as info:
+        copy_download(download, io.BytesIO())
+    assert info.value.retryable and "closed early" in info.value.message
+
+
+def test_answers_read_to_the_end_leave_the_connection_open_for_the_next_call(fake_provider: FakeProvider, fake_videos):
+    fake_provider.script("GET", f"{VIDEOS}/video_1", Scripted(200, VIDEO))
+    fake_provider.script("GET", f"{VIDEOS}/video_1/content", Scripted(200, b"\x03" * 300_000))
+    fake_provider.script("GET", f"{VIDEOS}/video_2", Scripted(404, {"error": {"message": "no such video"}}))
+    fake_videos.get("video_1")
+    with fake_videos.open_content("video_1") as download:
+        copy_download(download, io.BytesIO())
+    with pytest.raises(ProviderError):
+        fake_videos.get("video_2")
+    fake_videos.get("video_1")
+    assert len(fake_provider.seen) == 4
+    assert len({seen.client_port for seen in fake_provider.seen}) == 1
