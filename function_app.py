@@ -7,13 +7,14 @@ from activities import outputs, provider_jobs, run_index
 from entities import provider_quota
 from orchestrators import video_run
 from soraflow.telemetry import configure_telemetry
-from triggers import blob_requests, health, openapi, videos_api
+from triggers import blob_requests, health, models, openapi, videos_api
 
 configure_telemetry()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
     health.bp,
     openapi.bp,
+    models.bp,
     videos_api.bp,
     blob_requests.bp,
     video_run.bp,

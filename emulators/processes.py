@@ -1,12 +1,15 @@
 """Start and stop the local servers (Azurite, the Sora emulator, the Functions host) on loopback.
 
 Shared by the test fixtures, the benchmarks and the README's run command, so every one of them starts
-the same servers the same way: free ports on 127.0.0.1, a readiness probe, and a clean stop.
+the same servers the same way: free ports on 127.0.0.1, a readiness probe, and a clean stop, also when
+whoever started them is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -14,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +89,39 @@ class Server:
         self.stop()
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, loaded in the parent: a preexec_fn must not load libraries between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _stop_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel send the child SIGTERM when its parent dies, even by SIGKILL (Linux).
+
+    The child is in a session of its own (so that a terminal's Ctrl-C reaches only the launcher, which then stops
+    its children in order), so nothing else would stop it when the launcher dies. PR_SET_PDEATHSIG fires when
+    the *thread* that forked exits, not the process: spawn from a thread that lives as long as the servers (the
+    launchers and the test fixtures spawn from the main thread). SIGTERM, not SIGKILL, so each server still
+    stops cleanly: the Functions host drains its work into SQLite, Azurite saves its data.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def stop_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died between fork and prctl: nobody is left to signal us
+            os._exit(1)
+
+    return stop_with_parent
+
+
 def spawn(
     name: str,
     argv: Sequence[str],
@@ -96,7 +132,7 @@ def spawn(
     cwd: Path | None = None,
     timeout: float = 60.0,
 ) -> Server:
-    """Start `argv` in its own process group and wait until it listens on `port`."""
+    """Start `argv` in its own process group, stopped when this process dies, and wait until it listens on `port`."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
         list(argv),
@@ -106,12 +142,15 @@ def spawn(
         env={**os.environ, **(env or {})},
         cwd=str(cwd or REPO_ROOT),
         start_new_session=True,
+        preexec_fn=_stop_with_parent(),  # threads are safe here: it only calls prctl and getppid
     )
     server = Server(name=name, process=process, port=port, log_path=log_path)
     try:
         wait_for_port(port, timeout=timeout, process=process)
-    except Exception as exc:
+    except BaseException as exc:  # a Ctrl-C while waiting must not leave the child behind either
         server.stop()
+        if not isinstance(exc, Exception):
+            raise
         raise RuntimeError(f"{name} did not start: {exc}\n{server.log_tail()}") from exc
     return server
 
@@ -135,6 +174,8 @@ def start_azurite(data_dir: Path, *, log_path: Path | None = None) -> Server:
         "--silent",
         "--skipApiVersionCheck",
         "--loose",
+        # Telemetry sends from Azurite's SIGTERM handler: without a network that held every stop for 6-15 s.
+        "--disableTelemetry",
         "--location", str(data_dir),
         "--blobHost", "127.0.0.1", "--blobPort", str(blob),
         "--queueHost", "127.0.0.1", "--queuePort", str(queue),
@@ -184,9 +225,17 @@ def soraflow_settings(connection_string: str, sora_url: str, sora_key: str, **ov
 
 
 def start_soraflow_host(
-    work: Path, settings: dict[str, str], *, port: int | None = None, blob_poll_seconds: float = 1.0
+    work: Path,
+    settings: dict[str, str],
+    *,
+    port: int | None = None,
+    blob_poll_seconds: float = 1.0,
+    enable_auth: bool = False,
 ) -> Server:
-    """soraflow's function_app.py on the local Functions host, its state, keys and log under `work`."""
+    """soraflow's function_app.py on the local Functions host, its state, keys and log under `work`.
+
+    Keys are checked only with `enable_auth`, as `func start` checks them only with `--enableAuth`.
+    """
     port = port or free_port()
     argv = [
         sys.executable, "-m", "emulators.functions",
@@ -195,6 +244,7 @@ def start_soraflow_host(
         "--state", str(work / "durable.sqlite3"),
         "--keys-file", str(work / "keys.json"),
         "--blob-poll-seconds", str(blob_poll_seconds),
+        *(["--enable-auth"] if enable_auth else []),
     ]  # fmt: skip
     return spawn("functions-host", argv, port=port, log_path=work / "host.log", env=settings, timeout=60)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,8 @@ def port_or_free(port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (a service manager, `kill`) stops the stack as Ctrl-C does: through the `finally` below.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     servers: list[processes.Server] = []
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         say("Starting the Sora emulator (both provider APIs)...")
         emulator_key = secrets.token_urlsafe(16)
         sora = processes.start_sora_emulator(
-            args=["--time-scale", str(args.time_scale), "--api-key", emulator_key, "--media-cache",
+            args=["--time-scale", str(args.time_scale), f"--api-key={emulator_key}", "--media-cache",
                   str(work / "media")],
             log_path=work / "sora.log",
         )  # fmt: skip
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             SORA_MODEL="sora-2" if args.api == "videos" else "sora",
             FUNCTIONS_DEFAULT_KEY=function_key,
         )
-        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port))
+        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port), enable_auth=True)
         servers.append(host)
         say(f"  {host.url}/api  (function key: {function_key})")
         run = submit_and_follow(args, host.url, function_key)
@@ -106,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"--- {server.name} log (last lines) ---\n{tail}")
         return 1
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # The app first, so that the work it finishes in its 5 s grace still has its storage and provider.
         for server in reversed(servers):
-            # Azurite writes its data at SIGTERM, then lingers on idle keep-alive clients: no need to wait it out.
-            server.stop(timeout=3)
+            server.stop(timeout=6)
         if servers:
             folder = shown(work)
             say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log.")
@@ -150,11 +156,11 @@ def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
 
 def create_containers(connection: str, names: tuple[str, ...]) -> None:
     """The output and request containers, so a request file can be dropped in as soon as the app is up."""
-    service = BlobServiceClient.from_connection_string(connection)
-    for name in names:
-        container = service.get_container_client(name)
-        if not container.exists():
-            container.create_container()
+    with BlobServiceClient.from_connection_string(connection) as service:
+        for name in names:
+            container = service.get_container_client(name)
+            if not container.exists():
+                container.create_container()
 
 
 def shown(path: Path) -> Path:
@@ -164,16 +170,17 @@ def shown(path: Path) -> Path:
 
 def report_outputs(run: dict, connection: str, out: Path) -> None:
     """Print where every output landed in Blob Storage, and save local copies."""
-    container = BlobServiceClient.from_connection_string(connection).get_container_client("videos")
     out.mkdir(parents=True, exist_ok=True)
     say(f"\nDone. Outputs in Blob Storage (container 'videos', folder runs/{run['id']}/):")
-    for output in run["outputs"]:
-        target = out / Path(output["blob"]).relative_to(f"runs/{run['id']}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(container.download_blob(output["blob"]).readall())
-        say(f"  {output['source']:<10} {output['kind']:<11} videos/{output['blob']}  ({output['bytes']:,} bytes)")
     manifest = f"runs/{run['id']}/run.json"
-    (out / "run.json").write_bytes(container.download_blob(manifest).readall())
+    # Closed when done: an idle keep-alive connection would hold Azurite up when the stack stops.
+    with BlobServiceClient.from_connection_string(connection).get_container_client("videos") as container:
+        for output in run["outputs"]:
+            target = out / Path(output["blob"]).relative_to(f"runs/{run['id']}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(container.download_blob(output["blob"]).readall())
+            say(f"  {output['source']:<10} {output['kind']:<11} videos/{output['blob']}  ({output['bytes']:,} bytes)")
+        (out / "run.json").write_bytes(container.download_blob(manifest).readall())
     say(f"  manifest              videos/{manifest}")
     say(f"Local copies: {shown(out)}/")
 

@@ -105,7 +105,7 @@ def estimate_cost(request: VideoRequest, prices: PriceTable | Mapping | str | No
     """Estimate what `request` costs from `prices` (a table, the SORA_PRICING JSON or its parsed form)."""
     table = prices if isinstance(prices, PriceTable) else load_price_table(prices)
     if request.api == "jobs":
-        rate, basis = _jobs_rate(table, request)
+        rate, basis = jobs_rate(table, request.size)
     else:
         rate, basis = table.videos_rate(request.model, request.model_family, request.size)
     runs = [("generation", request.variants)]
@@ -126,15 +126,16 @@ def estimate_cost(request: VideoRequest, prices: PriceTable | Mapping | str | No
     return Cost(total, seconds, f"{basis}; {parts}{remix}", items)
 
 
-def _jobs_rate(table: PriceTable, request: VideoRequest) -> tuple[float | None, str]:
+def jobs_rate(table: PriceTable, size: str) -> tuple[float | None, str]:
+    """The jobs API's per-second rate per variant at `size` ("WxH") and how it was found (or why there is none)."""
     base = table.jobs_usd_per_second_at_720p
     if base is None:
         return None, f"no price for the jobs API in the price table (the {SETTING} setting can add one)"
-    width, height = parse_size(request.size)
+    width, height = parse_size(size)
     scale = width * height / SORA1_REFERENCE_PIXELS
     # Rounded so that 1080p (2.25x) and friends give the seed's figures exactly rather than 1.3500000000000003.
     rate = round(base * scale, 6)
-    return rate, f"Sora 1 at ${base:g}/s per variant at 1280x720, x{scale:.4g} for {request.size}"
+    return rate, f"Sora 1 at ${base:g}/s per variant at 1280x720, x{scale:.4g} for {size}"
 
 
 @functools.lru_cache(maxsize=8)

@@ -7,6 +7,7 @@ import json
 import azure.durable_functions as df
 import azure.functions as func
 
+from soraflow.providers.registry import MODEL_FIELDS
 from soraflow.run_view import RUN_RESOURCE_FIELDS
 from soraflow.runs import RunStatus
 from soraflow.video_request import (
@@ -168,6 +169,60 @@ SCHEMAS = {
                     "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
                 },
             },
+        },
+    },
+    "Model": {
+        "type": "object",
+        "required": list(MODEL_FIELDS),
+        "additionalProperties": False,
+        "properties": {
+            "provider": {"type": "string"},
+            "model": {"type": "string"},
+            "sizes": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "any"}]},
+            "seconds": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "any"}]},
+            "default_size": {"type": "string"},
+            "default_seconds": {"type": "string"},
+            "reference_image": {
+                "type": ["object", "null"],
+                "required": ["first_frame", "last_frame", "transport", "must_match_size"],
+                "properties": {
+                    "first_frame": {"type": "boolean"},
+                    "last_frame": {"type": "boolean"},
+                    "transport": {"enum": ["multipart", "data-uri", "base64", "url"]},
+                    "must_match_size": {"type": "boolean"},
+                },
+            },
+            "max_variants": {"type": "integer", "minimum": 1},
+            "remix": {"type": "boolean"},
+            "audio": {"type": "boolean"},
+            "negative_prompt": {"type": "boolean"},
+            "seed": {"type": "boolean"},
+            "price": {
+                "type": "object",
+                "required": ["usd_per_second", "per_variant"],
+                "properties": {
+                    "usd_per_second": {
+                        "type": "object",
+                        "description": 'USD per generated second by size ("*": any size); null where unknown',
+                        "additionalProperties": {"type": ["number", "null"]},
+                    },
+                    "per_variant": {"type": "boolean"},
+                },
+            },
+            "retention_hours": {"type": "number"},
+            "lists_jobs": {"type": "boolean"},
+            "pushes_completion": {"type": "boolean"},
+            "source": {"type": "string"},
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "required": ["object", "default_model", "providers", "data"],
+        "properties": {
+            "object": {"const": "list"},
+            "default_model": {"type": "string"},
+            "providers": {"type": "array", "items": {"type": "string"}},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}},
         },
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
@@ -392,6 +447,20 @@ def openapi_document() -> dict:
                         "409": problem_response("the run is not completed, or the key was reused"),
                         "413": TOO_LARGE,
                         "415": problem_response("the body is not JSON, or its charset is not UTF-8"),
+                        "500": MISCONFIGURED,
+                    },
+                }
+            },
+            "/models": {
+                "get": {
+                    "operationId": "listModels",
+                    "summary": "The configured models: provider, sizes, durations, reference image, remix, price",
+                    "responses": {
+                        "200": {
+                            "description": "every model a request may name, the default one first",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}},
+                        },
+                        "401": UNAUTHORIZED,
                         "500": MISCONFIGURED,
                     },
                 }

@@ -19,6 +19,7 @@ from orchestrators.video_run import CANCEL_EVENT, ORCHESTRATOR
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.pricing import load_price_table
+from soraflow.providers.registry import request_capabilities
 from soraflow.reference_image import MAX_REFERENCE_BYTES, detect_image_format, fit_reference_image
 from soraflow.run_index import run_index
 from soraflow.run_resource import build_run_resource
@@ -107,8 +108,10 @@ async def remix_video_run(req: func.HttpRequest, client: df.DurableOrchestration
         return problem(409, "run_not_completed", f"run {source_id} is {resource['status']}; only a completed run can "
                        "be remixed", errors=[FieldError("id", "the run must be completed")])  # fmt: skip
     source_request = VideoRequest.from_dict(resource["request"])
-    if source_request.api != "videos":
-        return field_problem("id", "remix needs the videos API (Sora 2); this run used the jobs API")
+    caps = request_capabilities(source_request.model, source_request.api, settings)
+    if caps is None or not caps.remix:
+        provider = caps.provider if caps else source_request.api
+        return field_problem("id", f"remix is not supported by {source_request.model} ({provider})")
     job = remix_source_job(source)
     if job is None:
         return field_problem("id", "the run has no provider video to remix (it was deleted from the provider)")

@@ -35,9 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="durable state file (default: APP_DIR/.soraflow/durable.sqlite3)",
     )
     parser.add_argument("--keys-file", type=Path, default=None, help="keys file (default: APP_DIR/.soraflow/keys.json)")
-    parser.add_argument(
-        "--no-auth", action="store_true", help="do not check function keys (what `func start` does locally)"
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--enable-auth",
+        action="store_true",
+        help="check function, host and system keys as Azure does (Core Tools' --enableAuth; default: not checked)",
     )
+    # Keys used to be checked by default and --no-auth turned them off; not checking is the default now.
+    auth.add_argument("--no-auth", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--rpc-port", type=int, default=0, help="port of the internal Durable RPC listener (default: free)"
     )
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         port=port,
         state_path=state,
         keys_path=keys_file,
-        auth=not args.no_auth,
+        auth=args.enable_auth,
         rpc_port=args.rpc_port,
         blob_poll_seconds=args.blob_poll_seconds,
     )

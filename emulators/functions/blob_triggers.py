@@ -1,10 +1,10 @@
 """Blob triggers: container scanning (both `source` values, since Azurite has no Event Grid) and the
 `/runtime/webhooks/blobs` endpoint Event Grid would call.
 
-Each blob version fires once: a receipt per (function, blob) in SQLite keeps the content MD5 (the ETag when
-the service gives no MD5) of the last version that fired, so re-uploading identical bytes does not fire again
-and a change does. A failing invocation is retried on later scans up to 5 times (the host's
-maxDequeueCount), then given up as poison, as the Functions host does.
+Each blob version fires once: a receipt per (function, blob) in SQLite keeps the ETag of the last version that
+fired, as the Functions host's blob receipts do, so any new upload fires (identical bytes too: a new ETag) and a
+duplicate event for the same version does not. A failing invocation is retried on later scans up to 5 times (the
+host's maxDequeueCount), then given up as poison, as the Functions host does.
 """
 
 from __future__ import annotations
@@ -120,6 +120,23 @@ class BlobTriggers:
         self._in_flight: set[tuple[str, str]] = set()
         self._warned: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._scans_completed = {function.spec.name: 0 for function in self.functions}
+        self._events_handled = {function.spec.name: 0 for function in self.functions}
+
+    def progress(self) -> dict[str, dict]:
+        """Per function: its container, the scans completed and the Event Grid events handled so far.
+
+        A scan is completed once every blob it found has been handled, so a caller that sees the count rise twice
+        after an upload knows a scan that began after the upload has finished: whatever it fires, it has fired.
+        """
+        return {
+            function.spec.name: {
+                "container": function.container,
+                "scansCompleted": self._scans_completed[function.spec.name],
+                "eventsHandled": self._events_handled[function.spec.name],
+            }
+            for function in self.functions
+        }
 
     def _service(self, connection: str) -> BlobServiceClient:
         if connection not in self._clients:
@@ -149,6 +166,7 @@ class BlobTriggers:
                     continue
                 for name, properties in found:
                     await self._fire(function, name, properties, "LogsAndContainerScan")
+                self._scans_completed[function.spec.name] += 1
             if first:
                 first = False
                 log.info("Blob triggers: first scan of %d function(s) done", len(self.functions))
@@ -168,9 +186,7 @@ class BlobTriggers:
 
     def _should_fire(self, function: BlobFunction, name: str, properties: dict) -> bool:
         receipt = self.store.blob_receipt(function.spec.name, name)
-        if receipt is None:
-            return True
-        if receipt["content_md5"] != properties["version"]:
+        if receipt is None or receipt["etag"] != properties["etag"]:
             return True
         return not receipt["done"] and receipt["attempts"] < MAX_ATTEMPTS
 
@@ -180,8 +196,11 @@ class BlobTriggers:
             return
         self._in_flight.add(key)
         try:
+            # Checked again here: an event and a scan may both have found this version before either fired it.
+            if not self._should_fire(function, name, properties):
+                return
             receipt = self.store.blob_receipt(function.spec.name, name)
-            same_version = receipt is not None and receipt["content_md5"] == properties["version"]
+            same_version = receipt is not None and receipt["etag"] == properties["etag"]
             attempts = (receipt["attempts"] if same_version else 0) + 1
             loop = asyncio.get_running_loop()
             data = await loop.run_in_executor(self.executor, self._download, function, name)
@@ -220,7 +239,7 @@ class BlobTriggers:
                 function.spec.name,
                 name,
                 properties["etag"],
-                properties["version"],
+                properties["blob_properties"]["ContentMD5"],
                 attempts=attempts,
                 done=succeeded,
                 now_text=timestamp(time.time()),
@@ -283,17 +302,16 @@ class BlobTriggers:
             properties = await loop.run_in_executor(self.executor, self._properties_of, function, name)
         except Exception as exc:
             log.warning("Event Grid reported %s/%s but it cannot be read: %s", function.container, name, exc)
-            return
-        if self._should_fire(function, name, properties):
+        else:
             await self._fire(function, name, properties, "EventGrid")
+        finally:
+            self._events_handled[function.spec.name] += 1
 
 
 def _properties(blob) -> dict:
     md5 = blob.content_settings.content_md5 if blob.content_settings else None
-    version = base64.b64encode(bytes(md5)).decode() if md5 else str(blob.etag)
     return {
         "etag": str(blob.etag),
-        "version": version,
         "uri": "",
         "metadata": dict(blob.metadata or {}),
         "blob_properties": {
@@ -301,7 +319,7 @@ def _properties(blob) -> dict:
             "ETag": str(blob.etag),
             "ContentType": blob.content_settings.content_type if blob.content_settings else None,
             "LastModified": blob.last_modified.isoformat() if blob.last_modified else None,
-            "ContentMD5": version if md5 else None,
+            "ContentMD5": base64.b64encode(bytes(md5)).decode() if md5 else None,
         },
     }
 

@@ -41,6 +41,9 @@ RPC_PATH = "/durabletask"
 STATUSES = ("Running", "Pending", "Failed", "Canceled", "Terminated", "Completed", "ContinuedAsNew", "Suspended")
 _BAD_ID = re.compile(r"[/\\#?\x00-\x1f\x7f]")
 MAX_INSTANCE_ID = 256
+# The extension's OrchestrationStatusQueryCondition defaults (PageSize = 100, ShowInput = true): a list without
+# `top` is one page of 100, and the rest is behind the `x-ms-continuation-token` response header.
+LIST_PAGE_SIZE = 100
 
 
 def payload_text(raw: bytes) -> str | None:
@@ -121,10 +124,9 @@ class DurableApi:
 
     def _query(self, task_hub: str | None = None, connection: str | None = None) -> str:
         hub = quote(task_hub or self.app.host.hub_name, safe="")
-        query = f"taskHub={hub}&connection={quote(connection or 'Storage', safe='')}"
-        if self.keys.enforced:
-            query += f"&code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}"
-        return query
+        # The real host's webhook URLs always carry the system key, whether or not keys are checked (Core Tools).
+        system_key = quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe="")
+        return f"taskHub={hub}&connection={quote(connection or 'Storage', safe='')}&code={system_key}"
 
     def management_urls(self, instance_id: str, task_hub: str | None = None, connection: str | None = None) -> dict:
         """The check-status payload for one instance (the URLs `create_check_status_response` returns)."""
@@ -150,7 +152,7 @@ class DurableApi:
         base = f"{self.base_url}{WEBHOOK_PATH}"
         creation = f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]"
         management = self.management_urls("INSTANCEID", task_hub, connection)
-        required = f"code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}" if self.keys.enforced else ""
+        required = f"code={quote(self.keys.system_keys[DURABLE_SYSTEM_KEY], safe='')}"
         return json.dumps(
             {
                 "taskHubName": task_hub,
@@ -311,12 +313,12 @@ class DurableApi:
                 created_to=parse_time(request.query.get("createdTimeTo")),
                 statuses=_statuses(request) or None,
                 prefix=request.query.get("instanceIdPrefix"),
-                top=int(top) if top and top.isdigit() and int(top) > 0 else None,
+                top=int(top) if top and top.isdigit() and int(top) > 0 else LIST_PAGE_SIZE,
                 continuation=request.headers.get("x-ms-continuation-token") or None,
             )
         except ValueError as exc:
             return error_response(400, str(exc))
-        show_input = _flag(request, "showInput", False)
+        show_input = _flag(request, "showInput", True)
         response = web.json_response([self.status_payload(i, show_input=show_input) for i in page])
         if token:
             response.headers["x-ms-continuation-token"] = token

@@ -31,6 +31,9 @@ log = logging.getLogger("host")
 # Azure's limit on an HTTP request body; the FUNCTIONS_REQUEST_BODY_SIZE_LIMIT app setting changes it there too.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+# How long requests still in flight at shutdown may take (aiohttp's default, 60 s, would hold a stop for a minute
+# behind one long `?timeout=` wait); running orchestrations and activities get HostOptions.shutdown_grace_seconds.
+HTTP_SHUTDOWN_SECONDS = 2.0
 
 
 def request_body_limit() -> int:
@@ -46,7 +49,7 @@ class HostOptions:
     port: int
     state_path: Path
     keys_path: Path
-    auth: bool = True
+    auth: bool = False
     rpc_port: int = 0
     blob_poll_seconds: float = 1.0
     shutdown_grace_seconds: float = 5.0
@@ -123,6 +126,7 @@ class Host:
         application.router.add_get("/admin/host/ping", self._ping)
         application.router.add_post("/admin/host/ping", self._ping)
         application.router.add_get("/admin/host/durable-metrics", self._metrics)
+        application.router.add_get("/admin/host/blob-triggers", self._blob_triggers)
         self.api.add_routes(application, WEBHOOK_PATH, check_keys=True)
         application.router.add_post(BLOB_WEBHOOK_PATH, self.blobs.webhook)
         # [\s\S] and not ".": a decoded path may hold a newline (%0A), and it must still reach the function.
@@ -141,6 +145,12 @@ class Host:
             return web.Response(status=401)
         return web.json_response(self.metrics.snapshot())
 
+    async def _blob_triggers(self, request: web.Request) -> web.Response:
+        presented = request.query.get("code") or request.headers.get("x-functions-key")
+        if not self.keys.allows("ADMIN", None, presented):
+            return web.Response(status=401)
+        return web.json_response(self.blobs.progress())
+
     async def _status(self, request: web.Request) -> web.Response:
         presented = request.query.get("code") or request.headers.get("x-functions-key")
         if not self.keys.allows("ADMIN", None, presented):
@@ -152,7 +162,9 @@ class Host:
 
     async def start(self) -> None:
         """Open the listeners (the public port last, so a caller that can connect finds everything ready)."""
-        rpc_runner = web.AppRunner(self.rpc_app(), access_log=None, handle_signals=False)
+        rpc_runner = web.AppRunner(
+            self.rpc_app(), access_log=None, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
         await rpc_runner.setup()
         await web.TCPSite(rpc_runner, "127.0.0.1", self.rpc_port).start()
         self._runners.append(rpc_runner)
@@ -166,7 +178,9 @@ class Host:
             self._background.append(asyncio.create_task(loop_body))
         await asyncio.sleep(0)
         self._recover()
-        runner = web.AppRunner(self.public_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.public_app(), access_log=None, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.options.port).start()
         self._runners.insert(0, runner)
@@ -202,7 +216,7 @@ class Host:
                 self.keys.default[:4], self.options.keys_path,
             )  # fmt: skip
         else:
-            log.info("Keys are not checked (--no-auth): every HTTP function is anonymous")
+            log.info("Keys are not checked (start with --enable-auth to check them): every HTTP function is anonymous")
         log.info("Host started on %s", self.base_url)
 
     async def stop(self) -> None:

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         f"max {options.max_concurrent_jobs} concurrent jobs, api key {key}, media cache {options.media_cache})",
         flush=True,
     )
-    web.run_app(create_app(options), host=args.host, port=args.port, access_log=None, print=None)
+    # run_app stops on SIGINT and SIGTERM; in-flight requests (a scripted slow fault holds one for minutes) get 2 s,
+    # not aiohttp's default 60, so that whoever stops the emulator sees it gone within seconds.
+    web.run_app(create_app(options), host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=2.0)
 
 
 if __name__ == "__main__":

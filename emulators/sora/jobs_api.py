@@ -9,7 +9,7 @@ from aiohttp import web
 
 from emulators.sora import policy
 from emulators.sora.downloads import stream_file
-from emulators.sora.emulator import STALL, emulator_of, operation, record_job
+from emulators.sora.emulator import LOG_ENTRY, STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import MAX_IMAGE_BYTES, decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
@@ -22,6 +22,7 @@ from emulators.sora.payloads import (
     reject_unknown,
     wrong_type,
 )
+from emulators.sora.request_log import record_uploads
 from emulators.sora.store import (
     INPUT_FAILURE_AT,
     JOB_STATUSES,
@@ -280,7 +281,9 @@ async def create_job(request: web.Request) -> web.Response:
     """POST /jobs: validate, apply the concurrency limit and start a render of `n_variants` generations."""
     require_api_version(request)
     emulator = emulator_of(request)
-    spec = parse_create(await read_payload(request))
+    payload = await read_payload(request)
+    record_uploads(request.get(LOG_ENTRY), payload.files)
+    spec = parse_create(payload)
     now = emulator.clock.now()
     emulator.store.admit(now, emulator.max_concurrent_jobs, emulator.time_scale)
     timeline = Timeline(

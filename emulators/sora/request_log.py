@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from collections.abc import Mapping
+
+from emulators.sora.payloads import Upload
 
 # Entries kept; older ones are dropped so a long-running emulator does not grow without bound.
 MAX_ENTRIES = 10_000
@@ -16,7 +20,7 @@ class RequestLog:
         self._ids = itertools.count(1)
 
     def start(self, *, method: str, path: str, query: str, api: str | None, operation: str | None, time: float) -> dict:
-        """Record a call as it arrives; the caller fills in `status`, `job_id` and `fault` as it goes."""
+        """Record a call as it arrives; the caller fills in `status`, `job_id`, `fault` and `uploads` as it goes."""
         entry = {
             "id": next(self._ids),
             "method": method,
@@ -28,6 +32,7 @@ class RequestLog:
             "time": time,
             "job_id": None,
             "fault": None,
+            "uploads": [],
         }
         self._entries.append(entry)
         if len(self._entries) > MAX_ENTRIES:
@@ -41,3 +46,21 @@ class RequestLog:
     def clear(self) -> None:
         """Forget every record."""
         self._entries.clear()
+
+
+def record_uploads(entry: dict | None, files: Mapping[str, list[Upload]]) -> None:
+    """Note each file part a call carried: its field, name, type, size and SHA-256, so a test can prove which
+    image reached the provider without the log holding the bytes."""
+    if entry is None:
+        return
+    entry["uploads"] = [
+        {
+            "field": field,
+            "filename": part.filename,
+            "content_type": part.content_type,
+            "bytes": len(part.data),
+            "sha256": hashlib.sha256(part.data).hexdigest(),
+        }
+        for field, parts in files.items()
+        for part in parts
+    ]

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from emulators.sora import policy
 from emulators.sora.downloads import stream_file
-from emulators.sora.emulator import STALL, emulator_of, operation, record_job
+from emulators.sora.emulator import LOG_ENTRY, STALL, emulator_of, operation, record_job
 from emulators.sora.errors import ApiError, invalid_type, invalid_value, missing_parameter, not_found
 from emulators.sora.images import decode_pixels, open_image
 from emulators.sora.media import CONTENT_TYPES, FLAVOURS, MediaSource
@@ -24,6 +24,7 @@ from emulators.sora.payloads import (
     reject_unknown,
     wrong_type,
 )
+from emulators.sora.request_log import record_uploads
 from emulators.sora.store import (
     OUTPUT_FAILURE_AT,
     Failure,
@@ -253,7 +254,9 @@ def _start_render(request: web.Request, *, seconds: str, failure: Failure | None
 async def create_video(request: web.Request) -> web.Response:
     """POST /videos: validate, apply the content policy and the concurrency limit, start a render."""
     emulator = emulator_of(request)
-    spec = parse_create(await read_payload(request))
+    payload = await read_payload(request)
+    record_uploads(request.get(LOG_ENTRY), payload.files)
+    spec = parse_create(payload)
     verdict = policy.screen_prompt(spec.prompt)
     if verdict.input_blocked:
         raise _moderation_refusal("prompt")

@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -110,12 +110,6 @@ class Download:
             raise self._incomplete(f"{self.bytes_read} bytes arrived of the {self.length} announced")
         if pending:
             yield bytes(pending)
-
-    def copy_to(self, target: BinaryIO, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
-        """Stream the whole body into a binary file object; returns the number of bytes written."""
-        for chunk in self.iter_bytes(chunk_size):
-            target.write(chunk)
-        return self.bytes_read
 
     def _incomplete(self, problem: str, *, retryable: bool = True) -> ProviderDownloadIncomplete:
         return ProviderDownloadIncomplete(

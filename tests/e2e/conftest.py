@@ -1,7 +1,9 @@
 """The whole app over HTTP: soraflow's function_app.py on the local Functions host, with Azurite and the Sora emulator.
 
 `soraflow_app` starts one stack per test module (the module may set `APP_ENV` to change settings, e.g. the jobs
-API); tests talk to it through `SoraflowClient`, and read the truth from Azurite and the emulator's request log.
+API, and `ENABLE_AUTH = True` to have the host check keys, as `func start --enableAuth` and Azure do); tests talk to
+it through `SoraflowClient`, which always sends the function key, and read the truth from Azurite and the emulator's
+request log.
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ class SoraflowClient:
         return target
 
 
-def start_stack(work: Path, connection_string: str, *, app_env: dict | None = None) -> tuple[processes.Server, ...]:
+def start_stack(
+    work: Path, connection_string: str, *, app_env: dict | None = None, enable_auth: bool = False
+) -> tuple[processes.Server, ...]:
     sora = processes.start_sora_emulator(
         args=["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "media")],
         log_path=work / "sora.log",
@@ -100,7 +104,7 @@ def start_stack(work: Path, connection_string: str, *, app_env: dict | None = No
     settings = processes.soraflow_settings(
         connection_string, sora.url, EMULATOR_KEY, **{**test_settings, **(app_env or {})}
     )
-    host = processes.start_soraflow_host(work, settings, blob_poll_seconds=0.5)
+    host = processes.start_soraflow_host(work, settings, blob_poll_seconds=0.5, enable_auth=enable_auth)
     return sora, host
 
 
@@ -108,9 +112,12 @@ def start_stack(work: Path, connection_string: str, *, app_env: dict | None = No
 def soraflow_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, azurite_connection_string: str
 ) -> Iterator[SoraflowClient]:
-    """soraflow on the local host for this module (settings overridden by the module's APP_ENV)."""
+    """soraflow on the local host for this module (settings overridden by the module's APP_ENV, keys checked when
+    it sets ENABLE_AUTH = True)."""
     work = tmp_path_factory.mktemp("e2e")
-    sora, host = start_stack(work, azurite_connection_string, app_env=getattr(request.module, "APP_ENV", None))
+    app_env = getattr(request.module, "APP_ENV", None)
+    enable_auth = getattr(request.module, "ENABLE_AUTH", False)
+    sora, host = start_stack(work, azurite_connection_string, app_env=app_env, enable_auth=enable_auth)
     client = SoraflowClient(host.url, sora.url, azurite_connection_string, host)
     yield client
     client.http.close()

@@ -1,6 +1,6 @@
 """Runs started by dropping files into the request container: JSON requests, images with a prompt in metadata or
-in a sidecar, invalid files answered by an error manifest, duplicate events that start nothing new, and inputs
-that are never modified."""
+in a sidecar, invalid files answered by an error manifest, duplicate events that start nothing new, a re-upload that
+is a new run, and inputs that are never modified."""
 
 import io
 import json
@@ -65,9 +65,36 @@ def wait_for_manifest(app, run_id: str, timeout: float = 30) -> dict:
     return json.loads(blob.download_blob().readall())
 
 
-def settle(app, seconds: float = 1.5) -> None:
-    """Give the host's scan (every 0.5 s here) time to see and fire anything it is going to."""
-    time.sleep(seconds)
+def durable_instances(app) -> set[str]:
+    """Every orchestration instance the host holds (each run is one), page after page, with the master key."""
+    ids, token = set(), None
+    while True:
+        headers = {"x-ms-continuation-token": token} if token else {}
+        response = httpx.get(f"{app.url}/runtime/webhooks/durabletask/instances", headers=headers, timeout=30,
+                             params={"code": MASTER_KEY, "showInput": "false"})  # fmt: skip
+        response.raise_for_status()
+        ids |= {status["instanceId"] for status in response.json()}
+        token = response.headers.get("x-ms-continuation-token")
+        if not token:
+            return ids
+
+
+def blob_trigger_progress(app) -> dict:
+    """The local host's count of completed container scans and handled Event Grid events for the trigger."""
+    response = httpx.get(f"{app.url}/admin/host/blob-triggers", params={"code": MASTER_KEY}, timeout=30)
+    response.raise_for_status()
+    return response.json()[TRIGGER]
+
+
+def wait_for_a_scan_from_now(app, timeout: float = 30) -> None:
+    """Return once a scan of the request container that began after this call has finished, having fired (and so
+    started the run of) every blob version it found: after it, a run that has not started will not."""
+    seen = blob_trigger_progress(app)["scansCompleted"]
+    deadline = time.monotonic() + timeout
+    # seen + 1 may be a scan that was already under way before this call; seen + 2 began after it.
+    while blob_trigger_progress(app)["scansCompleted"] < seen + 2:
+        assert time.monotonic() < deadline, f"no scan finished within {timeout} s\n{app.host.log_tail(40)}"
+        time.sleep(0.1)
 
 
 def test_a_json_request_file_starts_a_run_that_lands_its_video(soraflow_app, tmp_path):
@@ -113,6 +140,7 @@ def test_an_image_with_a_prompt_in_its_metadata_starts_an_image_to_video_run(sor
 
 def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sidecar(soraflow_app, tmp_path):
     prompt = "the cat slowly turns its head to the camera"
+    runs_before = durable_instances(soraflow_app)
     image = drop(soraflow_app, "pets/cat.png", image_bytes(720, 1280, colour=(200, 120, 40)))
     sidecar = drop(soraflow_app, "pets/cat.png.json", json.dumps({"prompt": prompt, "seconds": 8}).encode())
 
@@ -123,7 +151,8 @@ def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sid
     assert str(run["request"]["seconds"]) == "8"
     media = probe(soraflow_app.download_blob(f"runs/{run['id']}/video.mp4", tmp_path / "video.mp4"))
     assert abs(media.duration - 8) < 0.2
-    settle(soraflow_app)  # both files fired (the image's event and the sidecar's): still one paid job
+    wait_for_a_scan_from_now(soraflow_app)  # both files have fired (the image's and the sidecar's): still one run
+    assert durable_instances(soraflow_app) - runs_before == {run["id"]}
     assert len(successful_creates(soraflow_app)) == 1
     assert properties(soraflow_app, "pets/cat.png").etag == image["etag"]
     assert properties(soraflow_app, "pets/cat.png.json").etag == sidecar["etag"]
@@ -131,18 +160,20 @@ def test_an_image_with_a_sidecar_json_takes_its_prompt_and_settings_from_the_sid
 
 def test_a_sidecar_dropped_before_its_image_waits_for_it_and_one_job_is_made(soraflow_app):
     prompt = "the dog wags its tail"
-    before = len(successful_creates(soraflow_app))
+    runs_before = durable_instances(soraflow_app)
     drop(soraflow_app, "pets/dog.png.json", json.dumps({"prompt": prompt}).encode())
-    settle(soraflow_app)  # the sidecar alone is no request: nothing starts
-    assert len(successful_creates(soraflow_app)) == before
+    wait_for_a_scan_from_now(soraflow_app)  # the sidecar alone is no request: nothing starts
+    assert durable_instances(soraflow_app) == runs_before
+    assert successful_creates(soraflow_app) == []
     drop(soraflow_app, "pets/dog.png", image_bytes(720, 1280, colour=(90, 60, 30)))
 
     run = soraflow_app.wait(find_run(soraflow_app, prompt)["id"])
 
     assert run["status"] == "completed", run
     assert run["request"]["input_reference"]["blob"] == f"{REQUESTS}/pets/dog.png"
-    settle(soraflow_app)
-    assert len(successful_creates(soraflow_app)) == before + 1
+    wait_for_a_scan_from_now(soraflow_app)
+    assert durable_instances(soraflow_app) - runs_before == {run["id"]}
+    assert len(successful_creates(soraflow_app)) == 1
 
 
 @pytest.mark.parametrize(
@@ -164,8 +195,9 @@ def test_an_invalid_request_file_gets_an_error_manifest_and_starts_nothing(soraf
     assert manifest["outputs"] == []
     assert field in [error["field"] for error in manifest["error"]["errors"]], manifest["error"]
     assert manifest["origin"]["blob"] == name
-    settle(soraflow_app)
-    assert soraflow_app.get(run_id).status_code == 404, "no durable run was started"
+    wait_for_a_scan_from_now(soraflow_app)
+    assert run_id not in durable_instances(soraflow_app), "no durable run was started"
+    assert soraflow_app.get(run_id).status_code == 404
     assert soraflow_app.sora_requests(operation="create") == []
     assert properties(soraflow_app, name).etag == stored["etag"]
 
@@ -186,27 +218,38 @@ def test_a_duplicate_event_for_the_same_blob_version_starts_nothing_new(soraflow
                  "url": soraflow_app.blobs(REQUESTS).get_blob_client("dupes/lantern.json").url},
     }]  # fmt: skip
     webhook = f"{soraflow_app.url}/runtime/webhooks/blobs"
+    runs_before = durable_instances(soraflow_app)
+    handled = blob_trigger_progress(soraflow_app)["eventsHandled"]
     for _ in range(2):  # Event Grid delivers at least once: the same event can arrive again
         response = httpx.post(webhook, params={"functionName": f"Host.Functions.{TRIGGER}", "code": MASTER_KEY},
                               json=event, timeout=30)  # fmt: skip
         assert response.status_code == 202, response.text
-    settle(soraflow_app)
+    deadline = time.monotonic() + 30
+    while blob_trigger_progress(soraflow_app)["eventsHandled"] < handled + 2:
+        assert time.monotonic() < deadline, f"the two events were not handled\n{soraflow_app.host.log_tail(40)}"
+        time.sleep(0.1)
+    wait_for_a_scan_from_now(soraflow_app)
 
+    assert durable_instances(soraflow_app) == runs_before
     assert len(successful_creates(soraflow_app)) == 1
     runs = soraflow_app.http.get(f"{soraflow_app.url}/api/videos", params={"limit": "100"}).json()["data"]
     assert [run["id"] for run in runs if run["request"]["prompt"] == prompt] == [first["id"]]
 
 
-def test_the_same_file_uploaded_twice_with_the_same_content_starts_one_run(soraflow_app):
+def test_the_same_file_uploaded_twice_with_the_same_content_is_two_runs_as_on_azure(soraflow_app):
     prompt = "two herons standing in the reeds"
     data = json.dumps({"prompt": prompt}).encode()
     first = drop(soraflow_app, "twice/herons.json", data)
-    run = soraflow_app.wait(run_id_for_blob(REQUESTS, "twice/herons.json", first["etag"]))
-    assert run["status"] == "completed", run
+    first_run = soraflow_app.wait(run_id_for_blob(REQUESTS, "twice/herons.json", first["etag"]))
+    assert first_run["status"] == "completed", first_run
 
     second = drop(soraflow_app, "twice/herons.json", data)
     assert second["etag"] != first["etag"], "a re-upload is a new blob version"
-    settle(soraflow_app)
+    second_run = soraflow_app.wait(run_id_for_blob(REQUESTS, "twice/herons.json", second["etag"]))
 
-    assert len(successful_creates(soraflow_app)) == 1
-    assert soraflow_app.get(run_id_for_blob(REQUESTS, "twice/herons.json", second["etag"])).status_code == 404
+    # Azure keeps blob receipts per ETag, so the re-upload fires again: a new run, and a second paid job.
+    assert second_run["status"] == "completed", second_run
+    assert second_run["id"] != first_run["id"]
+    assert second_run["provider"]["job_id"] != first_run["provider"]["job_id"]
+    wait_for_a_scan_from_now(soraflow_app)
+    assert len(successful_creates(soraflow_app)) == 2

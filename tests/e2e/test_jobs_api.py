@@ -98,3 +98,24 @@ def test_variants_beyond_the_jobs_api_limit_are_a_400_naming_variants(soraflow_a
     assert response.status_code == 400, response.text
     assert "variants" in [error["field"] for error in response.json()["errors"]]
     assert soraflow_app.sora_requests() == []
+
+
+def test_remixing_a_finished_jobs_api_run_is_a_400_saying_the_model_cannot_remix(soraflow_app):
+    run = soraflow_app.run(prompt="a paper boat on a pond", size="480x480", seconds=2)
+    assert run["status"] == "completed", run
+    creates = len(soraflow_app.sora_requests(operation="create"))
+
+    response = soraflow_app.http.post(f"{soraflow_app.url}/api/videos/{run['id']}/remix", json={"prompt": "at night"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [{"field": "id", "message": "remix is not supported by sora (sora-jobs)"}]
+    assert len(soraflow_app.sora_requests(operation="create")) == creates
+    assert soraflow_app.sora_requests(operation="remix") == []
+
+
+def test_the_models_list_shows_the_jobs_api_model_with_variants_and_no_remix(soraflow_app):
+    body = soraflow_app.http.get(f"{soraflow_app.url}/api/models").json()
+    assert body["providers"] == ["sora-jobs"] and body["default_model"] == "sora"
+    sora = body["data"][0]
+    assert (sora["provider"], sora["model"], sora["remix"], sora["max_variants"]) == ("sora-jobs", "sora", False, 4)
+    assert sora["price"]["per_variant"] is True and sora["price"]["usd_per_second"]["1280x720"] == 0.05

@@ -1,5 +1,6 @@
 """A long render keeps the run's history bounded: after RUN_POLLS_PER_EXECUTION polls the run continues as new."""
 
+import json
 import time
 
 import httpx
@@ -10,14 +11,19 @@ from tests.media import probe
 APP_ENV = {"RUN_POLLS_PER_EXECUTION": "2"}
 
 
-def history(app, run_id: str) -> list[dict]:
+def durable_status(app, run_id: str) -> dict:
+    """The host's durable status of the run's instance, with the current execution's history."""
     response = httpx.get(
         f"{app.url}/runtime/webhooks/durabletask/instances/{run_id}",
         params={"showHistory": "true", "code": MASTER_KEY},
         timeout=30,
     )
     response.raise_for_status()
-    return response.json()["historyEvents"]
+    return response.json()
+
+
+def history(app, run_id: str) -> list[dict]:
+    return durable_status(app, run_id)["historyEvents"]
 
 
 def polls_in_history(app, run_id: str) -> int:
@@ -65,8 +71,28 @@ def test_history_holds_only_the_latest_polls_and_cancel_reaches_a_continued_run(
     assert job_id in {r["job_id"] for r in soraflow_app.sora_requests(operation="delete") if r["status"] < 300}
 
 
-def entity_calls_in_history(app, run_id: str) -> int:
-    return sum(1 for e in history(app, run_id) if e["EventType"] == "EventSent")
+def watch_capacity_executions(app, run_id: str, count: int, timeout: float = 60) -> dict[str, int]:
+    """Watch the run's durable status until `count` executions that a continue-as-new started at the capacity step
+    have been seen; each one's start time mapped to the most quota checks (entity calls) its history ever held.
+
+    The run's input starts at step `reference`; only `continue_as_new` from the wait for capacity hands a new
+    execution the input with `state.step == "capacity"`.
+    """
+    deadline = time.monotonic() + timeout
+    checks_held: dict[str, int] = {}
+    while len(checks_held) < count:
+        assert time.monotonic() < deadline, f"saw {len(checks_held)} continued executions of {run_id}, not {count}"
+        status = durable_status(app, run_id)
+        events = status["historyEvents"]
+        started = [e["Timestamp"] for e in events if e["EventType"] == "ExecutionStarted"]
+        run_input = status["input"]
+        if isinstance(run_input, str):  # the Python SDK hands the host its input as JSON text in a JSON string
+            run_input = json.loads(run_input)
+        if run_input["state"]["step"] == "capacity" and started:  # between executions the history is empty
+            checks = sum(1 for e in events if e["EventType"] == "EventSent")
+            checks_held[started[0]] = max(checks, checks_held.get(started[0], 0))
+        time.sleep(0.1)
+    return checks_held
 
 
 def test_a_long_wait_in_line_continues_as_new_and_keeps_its_place(soraflow_app):
@@ -77,8 +103,10 @@ def test_a_long_wait_in_line_continues_as_new_and_keeps_its_place(soraflow_app):
         soraflow_app.wait(run_id, statuses={"generating"})
     waiting = soraflow_app.start(prompt="a patient run")["id"]
     assert soraflow_app.wait(waiting, statuses={"waiting_for_capacity"})["queue_position"] == 1
-    time.sleep(5)  # the head of the line asks every second: several checks, more than one execution's worth
-    assert entity_calls_in_history(soraflow_app, waiting) <= 2
+    # A third continued execution means the first two made RUN_POLLS_PER_EXECUTION (2) checks each, and so did the
+    # original one: 6 checks in all, while no execution's history ever held more than its own 2.
+    checks_held = watch_capacity_executions(soraflow_app, waiting, count=3)
+    assert 1 <= max(checks_held.values()) <= 2, checks_held
     still = soraflow_app.get(waiting).json()
     assert (still["status"], still["queue_position"]) == ("waiting_for_capacity", 1)
 

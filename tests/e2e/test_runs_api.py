@@ -243,7 +243,20 @@ def test_real_responses_match_the_openapi_document(soraflow_app):
     check(soraflow_app.http.get(f"{soraflow_app.url}/api/videos", params={"limit": 2}).json(), "RunList")
     check(soraflow_app.post_video({"prompt": ""}).json(), "Problem")
     check(soraflow_app.get("run-doesnotexist0").json(), "Problem")
+    check(soraflow_app.http.get(f"{soraflow_app.url}/api/models").json(), "ModelList")
     check(httpx.get(f"{soraflow_app.url}/api/health").json(), "Health")
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert operation["responses"], f"{method} {path} documents no responses"
+
+
+def test_the_models_list_shows_every_configured_model_with_its_capabilities_and_price(soraflow_app):
+    body = soraflow_app.http.get(f"{soraflow_app.url}/api/models").json()
+    assert body["providers"] == ["sora"] and body["default_model"] == "sora-2"
+    models = {model["model"]: model for model in body["data"]}
+    assert body["data"][0]["model"] == "sora-2", "the default model comes first"
+    sora2 = models["sora-2"]
+    assert (sora2["provider"], sora2["sizes"], sora2["seconds"]) == ("sora", ["720x1280", "1280x720"], ["4", "8", "12"])
+    assert sora2["remix"] is True and sora2["max_variants"] == 1 and sora2["retention_hours"] == 24
+    assert sora2["price"]["usd_per_second"] == {"720x1280": 0.1, "1280x720": 0.1}
+    assert models["sora-2-pro"]["price"]["usd_per_second"]["1792x1024"] == 0.5

@@ -1,4 +1,4 @@
-"""Blob triggers of the local host against Azurite: once per version, Event Grid webhook, poison, durable client."""
+"""Blob triggers of the local host against Azurite: once per ETag, Event Grid webhook, poison, durable client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.host.conftest import MASTER_KEY, RunningHost, wait_until
+from tests.host.conftest import DEFAULT_KEY, MASTER_KEY, RunningHost, wait_until
 
 APP = "blobs"
 
@@ -39,23 +39,46 @@ def blob_host(start_host, service, azurite_connection_string: str, tmp_path: Pat
     return start
 
 
-def test_each_version_fires_once_identical_reuploads_do_not(blob_host, service: BlobServiceClient):
+def scans_completed(host: RunningHost, function: str) -> int:
+    progress = host.request("GET", "/admin/host/blob-triggers", params={"code": MASTER_KEY})
+    assert progress.status_code == 200, progress.text
+    return progress.json()[function]["scansCompleted"]
+
+
+def wait_for_a_scan_from_now(host: RunningHost, function: str) -> None:
+    """Return once a scan that began after this call has finished (and fired whatever it found)."""
+    seen = scans_completed(host, function)
+    # `seen + 1` may be a scan that was already under way; the one after it began after this call.
+    wait_until(lambda: scans_completed(host, function) >= seen + 2, message=f"a fresh scan for {function}")
+
+
+def test_every_upload_fires_once_identical_bytes_too_as_receipts_are_per_etag(blob_host, service: BlobServiceClient):
     host, folder = blob_host()
     name = f"report-{uuid.uuid4().hex}.txt"
     uploads = service.get_container_client("uploads")
+
+    def mine() -> list[dict]:
+        return [f for f in firings(folder, "uploads") if f["name"] == f"uploads/{name}"]
+
     uploads.upload_blob(name, b"version one", overwrite=True)
-    wait_until(lambda: len(firings(folder, "uploads")) == 1, message="the first firing")
-    uploads.upload_blob(name, b"version one", overwrite=True)  # same bytes, new ETag
-    uploads.upload_blob(f"zz-sentinel-{uuid.uuid4().hex}", b"s", overwrite=True)
-    wait_until(lambda: len(firings(folder, "uploads")) == 2, message="the sentinel")
+    wait_until(lambda: len(mine()) == 1, message="the first firing")
+    uploads.upload_blob(name, b"version one", overwrite=True)  # same bytes, new ETag: a new version, as on Azure
+    wait_until(lambda: len(mine()) == 2, message="the identical re-upload")
     uploads.upload_blob(name, b"version two!", overwrite=True)
-    uploads.upload_blob(f"zz-sentinel-{uuid.uuid4().hex}", b"s", overwrite=True)
-    wait_until(lambda: len(firings(folder, "uploads")) == 4, message="the change and the second sentinel")
-    mine = [f for f in firings(folder, "uploads") if f["name"] == f"uploads/{name}"]
-    assert [f["content"] for f in mine] == ["version one", "version two!"]
-    assert mine[1]["length"] == len(b"version two!")
-    assert mine[1]["uri"].endswith(f"/uploads/{name}")
+    wait_until(lambda: len(mine()) == 3, message="the change")
+    wait_for_a_scan_from_now(host, "on_upload")
+
+    assert [f["content"] for f in mine()] == ["version one", "version one", "version two!"]
+    assert mine()[2]["length"] == len(b"version two!")
+    assert mine()[2]["uri"].endswith(f"/uploads/{name}")
     assert f"New blob detected(LogsAndContainerScan): uploads/{name}" in host.log()
+
+
+def test_scan_progress_needs_the_master_key_when_keys_are_checked(blob_host):
+    host, _ = blob_host("--enable-auth")
+    assert host.request("GET", "/admin/host/blob-triggers").status_code == 401
+    assert host.request("GET", "/admin/host/blob-triggers", params={"code": DEFAULT_KEY}).status_code == 401
+    wait_for_a_scan_from_now(host, "on_upload")
 
 
 def test_a_restart_does_not_fire_old_versions_again(blob_host, service: BlobServiceClient):
@@ -113,7 +136,7 @@ def test_the_event_grid_webhook_fires_the_function(blob_host, service: BlobServi
 
 
 def test_the_webhook_validates_subscriptions_and_rejects_bad_calls(blob_host):
-    host, _ = blob_host("--blob-poll-seconds", "3600")
+    host, _ = blob_host("--blob-poll-seconds", "3600", "--enable-auth")
     params = {"functionName": "Host.Functions.on_request", "code": MASTER_KEY}
     validation = [{"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "c0de"}}]
     answer = host.request("POST", "/runtime/webhooks/blobs", params=params, json=validation)

@@ -129,6 +129,42 @@ def test_list_filters_by_prefix_status_and_time_and_pages(module_host: RunningHo
     assert bad_token.status_code == 400
 
 
+def listed_pages(host: RunningHost, **query: str) -> list[list[dict]]:
+    """Every page of the instance list, following `x-ms-continuation-token` as a client of the extension must."""
+    pages, token = [], None
+    while True:
+        headers = {"x-ms-continuation-token": token} if token else {}
+        response = host.webhook("GET", "instances/", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        token = response.headers.get("x-ms-continuation-token")
+        if not token:
+            return pages
+
+
+def test_a_list_without_top_comes_in_pages_of_100_joined_by_the_continuation_token(module_host: RunningHost):
+    prefix = unique("many")
+    ids = [f"{prefix}-{i:03d}" for i in range(250)]
+    for instance_id in ids:
+        assert module_host.webhook("POST", f"orchestrators/waits_forever/{instance_id}", json=1).status_code == 202
+
+    pages = listed_pages(module_host, instanceIdPrefix=prefix)
+
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert sorted(status["instanceId"] for page in pages for status in page) == ids
+
+
+def test_a_list_shows_inputs_unless_show_input_is_false(module_host: RunningHost):
+    instance_id = unique("listed-input")
+    assert module_host.webhook("POST", f"orchestrators/waits_forever/{instance_id}", json={"colour": "teal"}).is_success
+
+    [shown] = listed_pages(module_host, instanceIdPrefix=instance_id)
+    [hidden] = listed_pages(module_host, instanceIdPrefix=instance_id, showInput="false")
+
+    assert [status["input"] for status in shown] == [{"colour": "teal"}]
+    assert [status["input"] for status in hidden] == [None]
+
+
 def test_raise_event_status_codes(module_host: RunningHost):
     assert module_host.webhook("POST", "instances/nobody/raiseEvent/E", json=1).status_code == 404
     waiting = start(module_host, "suspendable", None)
@@ -215,10 +251,17 @@ def test_rewind_reruns_the_failed_activity(module_host: RunningHost, tmp_path: P
     assert module_host.webhook("POST", "instances/nobody/rewind").status_code == 404
 
 
-def test_webhooks_need_the_system_key(module_host: RunningHost):
-    assert module_host.request("GET", "/runtime/webhooks/durabletask/instances/").status_code == 401
-    payload = module_host.request("POST", "/api/start/sequence", params={"code": DEFAULT_KEY}, json="k").json()
+def test_webhooks_need_the_system_key_when_keys_are_checked(start_host):
+    host = start_host(APP, args=["--enable-auth"])
+    assert host.request("GET", "/runtime/webhooks/durabletask/instances/").status_code == 401
+    payload = host.request("POST", "/api/start/sequence", params={"code": DEFAULT_KEY}, json="k").json()
     status_url = payload["statusQueryGetUri"]
-    assert wait_until(lambda: module_host.client.get(status_url).status_code == 200, message="status via its URL")
+    assert wait_until(lambda: host.client.get(status_url).status_code == 200, message="status via its URL")
     stripped = status_url.split("&code=")[0]
-    assert module_host.client.get(stripped).status_code == 401
+    assert host.client.get(stripped).status_code == 401
+
+
+def test_webhook_urls_carry_the_system_key_even_when_keys_are_not_checked(module_host: RunningHost):
+    payload = module_host.request("POST", "/api/start/sequence", json="no key").json()
+    assert "&code=" in payload["statusQueryGetUri"]
+    assert module_host.client.get(payload["statusQueryGetUri"].split("&code=")[0]).status_code in (200, 202)

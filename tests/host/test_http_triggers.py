@@ -8,6 +8,7 @@ from tests.host.conftest import DEFAULT_KEY, MASTER_KEY, RunningHost
 
 APP = "http_basics"
 HOST_ENV = {"ALREADY_SET": "from the environment", "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "4096"}
+HOST_ARGS = ["--enable-auth"]  # the auth-level tests need keys checked; the default is `func start`'s: not checked
 
 
 def test_route_parameter_with_int_constraint_reaches_the_function(module_host: RunningHost):
@@ -176,7 +177,7 @@ def test_keys_come_from_the_keys_file_when_no_setting_names_them(start_host, tmp
         ' "functions": {"secure_function": {"partner": "only-for-this-function"}}}'
     )
     no_settings = {"FUNCTIONS_DEFAULT_KEY": "", "FUNCTIONS_MASTER_KEY": ""}
-    host = start_host(APP, env=no_settings, args=["--keys-file", str(keys_file)])
+    host = start_host(APP, env=no_settings, args=["--enable-auth", "--keys-file", str(keys_file)])
     assert host.request("GET", "/v1/secure/function", params={"code": "file-default"}).status_code == 200
     assert host.request("GET", "/v1/secure/function", params={"code": "only-for-this-function"}).status_code == 200
     assert host.request("GET", "/v1/secure/admin", params={"code": "only-for-this-function"}).status_code == 401
@@ -186,6 +187,15 @@ def test_keys_come_from_the_keys_file_when_no_setting_names_them(start_host, tmp
     assert "file-default" not in host.log()  # a log keeps no key, only where to find it
 
 
-def test_no_auth_makes_every_level_anonymous_like_func_start(start_host):
+def test_keys_are_not_checked_unless_enable_auth_is_given_like_func_start(start_host, module_host: RunningHost):
+    default = start_host(APP)
+    assert default.request("GET", "/v1/secure/function").text == "function level ok"
+    assert default.request("GET", "/v1/secure/admin").status_code == 200
+    assert default.request("GET", "/admin/host/status").status_code == 200
+    assert "Keys are not checked (start with --enable-auth to check them)" in default.log()
+    assert module_host.request("GET", "/v1/secure/function").status_code == 401  # started with --enable-auth
+
+
+def test_the_old_no_auth_flag_is_still_accepted_and_checks_no_keys(start_host):
     host = start_host(APP, args=["--no-auth"])
-    assert host.request("GET", "/v1/secure/admin").status_code == 200
+    assert host.request("GET", "/v1/secure/function").status_code == 200

@@ -1,11 +1,16 @@
-"""Killing the host (SIGKILL) mid-activity or mid-timer loses nothing: a restart finishes every instance."""
+"""Killing the host (SIGKILL) mid-activity or mid-timer loses nothing: a restart finishes every instance; SIGTERM and
+SIGINT stop it cleanly within seconds."""
 
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.host.conftest import wait_until
 
@@ -69,3 +74,19 @@ def test_sigint_shuts_down_cleanly(start_host):
     host.server.stop(sig=signal.SIGINT)
     assert host.server.process.returncode == 0
     assert "Host stopped" in host.log()
+
+
+def test_sigterm_does_not_wait_for_a_long_request_in_flight(start_host):
+    host = start_host("durable_features")
+    held = socket.create_connection(("127.0.0.1", host.port))  # waits up to 20 s for an instance that never ends
+    held.sendall(b"POST /api/run/waits_forever HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    wait_until(lambda: "Executing 'Functions.run_and_wait'" in host.log(), message="the long request to start")
+
+    host.server.process.send_signal(signal.SIGTERM)
+
+    try:
+        host.server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the host was still running 10 s after SIGTERM, behind one request")
+    assert "Host stopped" in host.log()
+    held.close()

@@ -57,10 +57,16 @@ class HostileApp(SoraflowClient):
         return super().blobs(container)
 
     def durable_instances(self) -> list[dict]:
-        """Every instance the host holds, read from the Durable HTTP API with the master key."""
-        response = self.observer.get(f"{self.url}{DURABLE_INSTANCES}", params={"code": MASTER_KEY})
-        response.raise_for_status()
-        return response.json()
+        """Every instance the host holds, read from the Durable HTTP API with the master key, page after page."""
+        instances, token = [], None
+        while True:
+            headers = {"x-ms-continuation-token": token} if token else {}
+            response = self.observer.get(f"{self.url}{DURABLE_INSTANCES}", params={"code": MASTER_KEY}, headers=headers)
+            response.raise_for_status()
+            instances += response.json()
+            token = response.headers.get("x-ms-continuation-token")
+            if not token:
+                return instances
 
     def snapshot(self) -> Snapshot:
         """Container names, the blobs of the app's two containers, durable instances, and provider creates.
@@ -95,7 +101,8 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory, azurite_connection_str
     """soraflow on the local host with its own containers; every response its client receives is recorded."""
     work = tmp_path_factory.mktemp("hostile")
     app_env = {"VIDEO_OUTPUT_CONTAINER": OUTPUT_CONTAINER, "VIDEO_REQUEST_CONTAINER": REQUEST_CONTAINER}
-    sora, host = start_stack(work, azurite_connection_string, app_env=app_env)
+    # Keys checked, as in Azure: the package is about what a hostile caller can and cannot do.
+    sora, host = start_stack(work, azurite_connection_string, app_env=app_env, enable_auth=True)
     service = BlobServiceClient.from_connection_string(azurite_connection_string)
     for container in (OUTPUT_CONTAINER, REQUEST_CONTAINER):
         if not service.get_container_client(container).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from tests.emulators.sora.conftest import JOBS, PREVIEW, Harness
 from tests.emulators.sora.test_videos_api import error_of
+from tests.media import image_bytes
 
-LOG_FIELDS = {"id", "method", "path", "query", "api", "operation", "status", "time", "job_id", "fault"}
+LOG_FIELDS = {"id", "method", "path", "query", "api", "operation", "status", "time", "job_id", "fault", "uploads"}
 
 
 def test_the_log_names_every_operation_of_both_apis(sora: Harness):
@@ -53,6 +55,32 @@ def test_the_log_records_failures_and_unknown_paths(sora: Harness):
     sora.http.get("/v2/whatever")
     log = sora.requests()
     assert [(e["operation"], e["status"]) for e in log] == [("create", 400), ("retrieve", 401), (None, 404)]
+
+
+def uploaded(field: str, filename: str, content_type: str, data: bytes) -> dict:
+    """The log's record of one file part."""
+    size, digest = len(data), hashlib.sha256(data).hexdigest()
+    return {"field": field, "filename": filename, "content_type": content_type, "bytes": size, "sha256": digest}
+
+
+def test_the_log_records_each_uploaded_file_by_its_digest(sora: Harness):
+    reference, frame = image_bytes(1280, 720), image_bytes(480, 480, fmt="JPEG")
+    fits = {"input_reference": ("ref.png", reference, "image/png")}
+    sora.http.post("/v1/videos", data={"prompt": "animate this", "size": "1280x720"}, files=fits)
+    wrong_size = {"input_reference": ("ref.png", frame, "image/png")}
+    sora.http.post("/v1/videos", data={"prompt": "too small"}, files=wrong_size)
+    form = {"prompt": "from this frame", "model": "sora", "width": "480", "height": "480"}
+    form["inpaint_items"] = json.dumps([{"frame_index": 0, "type": "image", "file_name": "first.jpg"}])
+    sora.http.post(f"{JOBS}/jobs", params=PREVIEW, data=form, files=[("files", ("first.jpg", frame, "image/jpeg"))])
+    sora.http.post("/v1/videos", json={"prompt": "no file", "seconds": 8})  # a JSON body carries no file part
+
+    log = sora.requests(operation="create")
+    assert [(e["api"], e["status"], e["uploads"]) for e in log] == [
+        ("videos", 200, [uploaded("input_reference", "ref.png", "image/png", reference)]),
+        ("videos", 400, [uploaded("input_reference", "ref.png", "image/png", frame)]),  # what arrived, though refused
+        ("jobs", 201, [uploaded("files", "first.jpg", "image/jpeg", frame)]),
+        ("videos", 400, []),
+    ]
 
 
 def test_the_log_can_be_filtered(sora: Harness):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+from typing import BinaryIO
 
 import pytest
 from PIL import Image
@@ -22,6 +23,7 @@ from PIL import Image
 from emulators import processes
 from soraflow.config import Settings
 from soraflow.providers import RetryPolicy, Timeouts, build_provider
+from soraflow.providers.transport import DEFAULT_CHUNK_SIZE, Download
 from tests.conftest import SORA_EMULATOR_KEY
 
 # Fast, bounded retries: the behaviour under test is whether and how often the client retries, not how long.
@@ -66,6 +68,13 @@ def image_bytes(width: int, height: int, *, colour=(40, 120, 200), kind: str = "
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(buffer, kind)
     return buffer.getvalue()
+
+
+def copy_download(download: Download, target: BinaryIO, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Stream a whole download into a binary file object, chunk by chunk; returns the bytes read."""
+    for chunk in download.iter_bytes(chunk_size):
+        target.write(chunk)
+    return download.bytes_read
 
 
 def wait_until_terminal(client, job_id: str, *, timeout: float = 30.0):

@@ -21,7 +21,7 @@ from soraflow.providers import (
     VideosClient,
     build_provider,
 )
-from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, logged, settings_for
+from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, copy_download, logged, settings_for
 
 
 def finished_video(client: VideosClient, server) -> str:
@@ -163,7 +163,7 @@ def test_content_is_retried_through_a_scripted_503(videos_client: VideosClient, 
     video_id = finished_video(videos_client, sora_emulator)
     add_fault(sora_emulator, api="videos", operation="content", kind="status", status=503, count=1)
     with videos_client.open_content(video_id, "thumbnail") as download:
-        assert download.copy_to(io.BytesIO()) == download.length
+        assert copy_download(download, io.BytesIO()) == download.length
     assert statuses(sora_emulator, "content") == [503, 200]
 
 
@@ -173,18 +173,18 @@ def test_a_connection_dropped_mid_download_is_a_retryable_error(videos_client: V
     with videos_client.open_content(video_id) as download:
         sink = io.BytesIO()
         with pytest.raises((ProviderUnavailable, ProviderDownloadIncomplete)) as info:
-            download.copy_to(sink)
+            copy_download(download, sink)
     assert info.value.retryable
     assert download.bytes_read < download.length
     with videos_client.open_content(video_id) as again:
-        assert again.copy_to(io.BytesIO()) == again.length == download.length
+        assert copy_download(again, io.BytesIO()) == again.length == download.length
 
 
 def test_a_truncated_body_is_detected_against_its_announced_length(videos_client: VideosClient, sora_emulator):
     video_id = finished_video(videos_client, sora_emulator)
     add_fault(sora_emulator, api="videos", operation="content", kind="truncate", bytes=50_000)
     with videos_client.open_content(video_id) as download, pytest.raises(ProviderDownloadIncomplete) as info:
-        download.copy_to(io.BytesIO())
+        copy_download(download, io.BytesIO())
     assert info.value.retryable
     assert download.bytes_read == 50_000 < download.length
     assert f"of {download.length} bytes" in info.value.message

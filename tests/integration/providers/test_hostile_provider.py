@@ -18,7 +18,7 @@ from soraflow.providers import (
     build_provider,
 )
 from soraflow.providers import transport as transport_module
-from tests.integration.providers.conftest import FAST_RETRY, FakeProvider, Scripted, settings_for
+from tests.integration.providers.conftest import FAST_RETRY, FakeProvider, Scripted, copy_download, settings_for
 
 KEY = "fake-provider-key-0123456789"
 VIDEOS = "/openai/v1/videos"
@@ -134,7 +134,7 @@ def test_credentials_never_follow_a_redirect_to_another_host(fake_provider: Fake
         )
         client = build_provider(settings_for(fake_provider.url, key=KEY), retry=FAST_RETRY)
         with client.open_content("video_1") as download:
-            assert download.copy_to(io.BytesIO()) == 1000
+            assert copy_download(download, io.BytesIO()) == 1000
         client.close()
         assert fake_provider.requests_to("GET", f"{VIDEOS}/video_1/content")[0].headers["api-key"] == KEY
         [fetched] = elsewhere.requests_to("GET", "/cdn/video.mp4")
@@ -157,7 +157,7 @@ def test_download_beyond_its_limit_stops(fake_provider: FakeProvider, fake_video
         fake_videos.open_content("video_1", max_bytes=10_000) as download,
         pytest.raises(ProviderDownloadIncomplete, match="limit") as info,
     ):
-        download.copy_to(io.BytesIO(), chunk_size=4096)
+        copy_download(download, io.BytesIO(), chunk_size=4096)
     assert not info.value.retryable
 
 
@@ -167,7 +167,7 @@ def test_download_without_content_length_streams_to_the_end(fake_provider: FakeP
     with fake_videos.open_content("video_1") as download:
         assert download.length is None
         sink = io.BytesIO()
-        assert download.copy_to(sink) == len(body)
+        assert copy_download(download, sink) == len(body)
     assert sink.getvalue() == body
 
 
@@ -176,7 +176,7 @@ def test_download_cut_short_of_its_content_length_is_incomplete(fake_provider: F
     with fake_videos.open_content("video_1") as download:
         assert download.length == 80_000
         with pytest.raises(ProviderDownloadIncomplete) as info:
-            download.copy_to(io.BytesIO())
+            copy_download(download, io.BytesIO())
     assert info.value.retryable
     assert "of 80000 bytes" in info.value.message
 

@@ -19,6 +19,7 @@ from soraflow.providers import (
 from tests.integration.providers.conftest import (
     add_fault,
     advance,
+    copy_download,
     emulator_admin,
     image_bytes,
     logged,
@@ -107,7 +108,7 @@ def test_each_generations_content_streams_to_a_file(jobs_client: JobsClient, sor
     for output in (o for o in job.outputs if o.kind == variant):
         target = tmp_path / f"{output.index}.{variant}"
         with jobs_client.open_output(output) as download, target.open("wb") as sink:
-            download.copy_to(sink)
+            copy_download(download, sink)
         assert target.stat().st_size == download.length > 0
         head = target.read_bytes()[:12]
         assert head[4:8] == b"ftyp" if variant == "video" else head[8:12] == b"WEBP"

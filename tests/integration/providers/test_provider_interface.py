@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import io
 
 import pytest
@@ -21,7 +23,15 @@ from soraflow.providers import (
     build_provider,
     find_jobs_by_prompt,
 )
-from tests.integration.providers.conftest import FAST_RETRY, add_fault, advance, image_bytes, logged, settings_for
+from tests.integration.providers.conftest import (
+    FAST_RETRY,
+    add_fault,
+    advance,
+    copy_download,
+    image_bytes,
+    logged,
+    settings_for,
+)
 
 
 @pytest.fixture(params=["videos", "jobs"])
@@ -37,9 +47,26 @@ def spec(api: str, **overrides) -> JobSpec:
     return JobSpec(**{**fields, **overrides})
 
 
+def declared(signature: inspect.Signature) -> tuple:
+    """A signature as the Protocol declares it: each parameter's name, kind, annotation and whether it has a default
+    (the Protocol writes `= ...` for "has one"), and the return annotation."""
+    parameters = [(p.name, p.kind, p.annotation, p.default is not p.empty) for p in signature.parameters.values()]
+    return parameters, signature.return_annotation
+
+
 def test_the_configured_api_picks_the_client(provider):
-    assert isinstance(provider, VideoProvider)
     assert type(provider) is {"videos": VideosClient, "jobs": JobsClient}[provider.api]
+
+
+@pytest.mark.parametrize("client", [VideosClient, JobsClient])
+def test_each_client_has_every_method_of_the_interface_with_its_signature(client):
+    # The Protocol's own methods (typing adds private ones such as `__init__` to every Protocol class).
+    methods = [n for n, value in vars(VideoProvider).items() if inspect.isfunction(value) and not n.startswith("_")]
+    assert {"create_job", "get_job", "open_output"} <= set(methods)
+    for name in methods:
+        assert declared(inspect.signature(getattr(client, name))) == declared(
+            inspect.signature(getattr(VideoProvider, name))
+        ), name
 
 
 def test_create_poll_and_download_every_required_output_through_the_interface(provider, sora_emulator):
@@ -53,16 +80,22 @@ def test_create_poll_and_download_every_required_output_through_the_interface(pr
     for entry in job.to_dict()["outputs"]:
         output = JobOutput.from_dict(entry)
         with provider.open_output(output) as download:
-            assert download.copy_to(io.BytesIO()) == download.length > 0
+            assert copy_download(download, io.BytesIO()) == download.length > 0
     assert provider.list_jobs(limit=10).jobs[0].id == job.id
     assert [j.id for j in provider.iter_jobs()] == [job.id]
     assert provider.delete_job(job.id) is True
 
 
 def test_create_with_an_image_through_the_interface(provider, sora_emulator):
-    reference = InputReference(image_bytes(1280, 720), "ref.png", "image/png")
-    job = provider.create_job(spec(provider.api, input_reference=reference))
+    image = image_bytes(1280, 720)
+    job = provider.create_job(spec(provider.api, input_reference=InputReference(image, "ref.png", "image/png")))
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+    [create] = logged(sora_emulator, operation="create")
+    assert create["job_id"] == job.id
+    field = {"videos": "input_reference", "jobs": "files"}[provider.api]
+    [part] = create["uploads"]
+    assert (part["field"], part["filename"], part["content_type"]) == (field, "ref.png", "image/png")
+    assert (part["bytes"], part["sha256"]) == (len(image), hashlib.sha256(image).hexdigest())
 
 
 def test_an_output_of_the_other_api_is_refused(provider):

@@ -17,6 +17,7 @@ from soraflow.providers import (
 )
 from tests.integration.providers.conftest import (
     advance,
+    copy_download,
     emulator_admin,
     image_bytes,
     logged,
@@ -148,7 +149,7 @@ def test_every_variant_streams_to_a_file_of_the_announced_size(
     video_id = create_finished(videos_client, sora_emulator)
     target = tmp_path / f"out.{variant}"
     with videos_client.open_content(video_id, variant) as download, target.open("wb") as sink:
-        written = download.copy_to(sink, chunk_size=64 * 1024)
+        written = copy_download(download, sink, chunk_size=64 * 1024)
     assert download.length is not None and download.length > 0
     assert written == download.length == target.stat().st_size
     assert SIGNATURES[variant](target.read_bytes()[:16])
