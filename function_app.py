@@ -1,4 +1,4 @@
-"""soraflow's composition root: one app, every feature blueprint registered, nothing else."""
+"""soraflow's composition root: telemetry, one app, every feature blueprint registered; nothing else."""
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -6,8 +6,10 @@ import azure.functions as func
 from activities import outputs, provider_jobs, run_index
 from entities import provider_quota
 from orchestrators import video_run
+from soraflow.telemetry import configure_telemetry
 from triggers import blob_requests, health, models, openapi, videos_api
 
+configure_telemetry()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
     health.bp,

@@ -61,10 +61,15 @@ def test_api_choice_is_case_insensitive():
     assert Settings.from_env({**BASE, "SORA_API": "JOBS"}).sora_api == "jobs"
 
 
-def test_importing_the_app_reads_only_the_blob_triggers_settings():
+def test_importing_the_app_reads_only_the_blob_triggers_and_the_telemetry_switch():
     # A fresh interpreter with a clean environment: an already-imported module would hide a read at import.
+    # Telemetry is set up when the app loads, so that the first call is traced; unset, nothing else is read.
     loaded = load_app_in_a_clean_process({})
-    assert loaded["reads"] == ["VIDEO_REQUEST_CONTAINER", "VIDEO_REQUEST_TRIGGER_SOURCE"]
+    assert loaded["reads"] == [
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "VIDEO_REQUEST_CONTAINER",
+        "VIDEO_REQUEST_TRIGGER_SOURCE",
+    ]
     assert "start_run_from_blob" in loaded["functions"]
 
 

@@ -9,6 +9,7 @@ import pytest
 from emulators.processes import REPO_ROOT
 from soraflow.config import Settings, request_trigger, task_hub_name
 from soraflow.errors import ConfigurationError
+from soraflow.telemetry import AUTHENTICATION_STRING, CONNECTION_STRING, configure_telemetry, entra_credential
 
 MINIMUM = {"SORA_ENDPOINT": "http://127.0.0.1:8910"}
 # Settings whose README default is a description rather than a value (checked by their own tests).
@@ -60,6 +61,13 @@ def test_each_default_in_the_readme_is_the_default_the_code_uses(name):
         return
     if name == "VIDEO_REQUEST_TRIGGER_SOURCE":
         assert shown(request_trigger({}).source) == default
+        return
+    if name in (CONNECTION_STRING, AUTHENTICATION_STRING):  # read by soraflow.telemetry, not by Settings
+        assert default == "none"
+        if name == CONNECTION_STRING:
+            assert configure_telemetry({}) is False  # unset: no telemetry
+        else:
+            assert entra_credential({}) is None  # unset: the connection string's key, no identity
         return
     settings = Settings.from_env(MINIMUM)
     field = FIELDS.get(name, name.lower())
