@@ -67,6 +67,28 @@ def replay(job: Job, strategy: Strategy) -> tuple[float, int]:
         samples = [*samples, ProgressSample(now, progress)][-SAMPLE_WINDOW:]
 
 
+# With push completion the orchestrator polls no sooner than this (orchestrators/video_run.py) and the webhook wakes
+# it; a webhook arrives this long after the job ends (assumed: fal documents a 15 s delivery timeout, not latency).
+PUSH_FALLBACK_SECONDS = 30.0
+WEBHOOK_LATENCY_SECONDS = (0.2, 2.0)
+
+
+def replay_push(job: Job, *, webhook_lost: bool = False) -> tuple[float, int]:
+    """The soraflow policy with push: fallback polls at least 30 s apart, one status call when the webhook lands."""
+    latency = random.Random(job.jitter_seed).uniform(*WEBHOOK_LATENCY_SECONDS)
+    webhook_at = math.inf if webhook_lost else job.done_at + latency
+    now, calls, samples = 0.0, 0, []
+    while True:
+        wake = now + max(next_poll_delay(samples, now), PUSH_FALLBACK_SECONDS)
+        if webhook_at <= wake:
+            return webhook_at - job.done_at, calls + 1  # the push wakes the run; one call confirms and reads it
+        now, calls = wake, calls + 1
+        progress = job.progress_at(now)
+        if progress >= 100:
+            return now - job.done_at, calls
+        samples = [*samples, ProgressSample(now, progress)][-SAMPLE_WINDOW:]
+
+
 def make_jobs(count: int, seed: int) -> list[Job]:
     """Durations from the seeds: renders 'typically take 1 to 5 minutes', plus a queue wait."""
     rng = random.Random(seed)
@@ -97,8 +119,13 @@ def main() -> None:
     }
     print(f"{len(jobs)} jobs: queue 0-60 s, render 60-300 s, linear/front/back-loaded progress, seed {args.seed}")
     print(f"{'strategy':<40} {'mean delay s':>12} {'p95 delay s':>12} {'calls/job':>10}")
-    for name, strategy in strategies.items():
-        results = [replay(job, strategy) for job in jobs]
+    runs: dict[str, Callable[[Job], tuple[float, int]]] = {
+        name: (lambda job, strategy=strategy: replay(job, strategy)) for name, strategy in strategies.items()
+    }
+    runs["soraflow policy + push (fal webhook)"] = replay_push
+    runs["soraflow policy + push, webhook lost"] = lambda job: replay_push(job, webhook_lost=True)
+    for name, play in runs.items():
+        results = [play(job) for job in jobs]
         delays = sorted(r[0] for r in results)
         p95 = delays[min(len(delays) - 1, math.ceil(0.95 * len(delays)) - 1)]
         calls = statistics.fmean(r[1] for r in results)

@@ -51,6 +51,8 @@ class RunOptions:
     polls_per_execution: int = DEFAULT_POLLS_PER_EXECUTION
     delete_provider_copy: bool = False
     quota: Mapping[str, Any] | None = None
+    # The provider will call back when the job ends (it pushes completion and PUBLIC_BASE_URL is set).
+    push: bool = False
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -69,6 +71,7 @@ class RunOptions:
             polls_per_execution=int(data.get("polls_per_execution") or DEFAULT_POLLS_PER_EXECUTION),
             delete_provider_copy=bool(data.get("delete_provider_copy")),
             quota=data.get("quota"),
+            push=bool(data.get("push")),
         )
 
 

@@ -34,6 +34,10 @@ log = logging.getLogger("soraflow.orchestrator")
 
 ORCHESTRATOR = "video_run_orchestrator"
 CANCEL_EVENT = "cancel"
+# Raised on a run by a provider's webhook (POST /api/webhooks/{provider}): the job changed, look now.
+PROVIDER_UPDATE_EVENT = "provider_update"
+# With push completion the webhook tells the run; polling only covers a lost webhook.
+PUSH_FALLBACK_POLL_SECONDS = 30.0
 
 # Provider reads and deletes are safe to repeat; creates are not, so they are never retried blindly here.
 SAFE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
@@ -113,6 +117,7 @@ class Run:
         self.input = run_input
         self.state: RunState = run_input.state
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
+        self.provider_update = context.wait_for_external_event(PROVIDER_UPDATE_EVENT)
         self.final: RunStatus | None = None
         self.error: dict | None = None
 
@@ -197,30 +202,40 @@ class Run:
 
     # --- waiting ---
 
-    def wait(self, seconds: float):
-        """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins."""
+    def wait(self, seconds: float, *, wake: bool = False):
+        """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins.
+
+        With `wake`, the provider's push (`provider_update`, raised by its webhook) ends the wait early too; returns
+        True when it did.
+        """
         if self.cancel.is_completed:
             raise RunEnded(RunStatus.CANCELLED, cancelled_error())
         timer = self.context.create_timer(self.now + timedelta(seconds=max(seconds, 0.05)))
-        winner = yield self.context.task_any([timer, self.cancel])
-        if winner is not timer:
-            timer.cancel()
+        racing = [timer, self.cancel, *([self.provider_update] if wake else [])]
+        winner = yield self.context.task_any(racing)
+        if winner is timer:
+            return False
+        timer.cancel()
+        if winner is self.cancel:
             raise RunEnded(RunStatus.CANCELLED, cancelled_error())
+        # Each push is one event: wait for the next one from here on.
+        self.provider_update = self.context.wait_for_external_event(PROVIDER_UPDATE_EVENT)
+        return True
 
-    def wait_holding(self, seconds: float):
+    def wait_holding(self, seconds: float, *, wake: bool = False):
         """A `wait` that keeps the run's slot: its lease is renewed at least every third of its length on the way."""
         gate, slot = self.input.options.quota, self.state.slot
         if not (gate and slot and slot.held):
-            yield from self.wait(seconds)
-            return
+            return (yield from self.wait(seconds, wake=wake))
         step = gate["limits"]["lease_seconds"] / 3
         end = self.now + timedelta(seconds=seconds)
         while True:
             self.renew_capacity()
             left = (end - self.now).total_seconds()
             if left <= 0:
-                return
-            yield from self.wait(min(left, step))
+                return False
+            if (yield from self.wait(min(left, step), wake=wake)):
+                return True
 
     # --- the quota gate ---
 
@@ -360,7 +375,10 @@ def render(run: Run):
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
         remaining = (run.deadline - run.now).total_seconds()
         delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
-        yield from run.wait_holding(delay)
+        if run.input.options.push:
+            # The provider calls back when the job ends (and the webhook wakes this wait): polling is the fallback.
+            delay = max(delay, PUSH_FALLBACK_POLL_SECONDS)
+        yield from run.wait_holding(delay, wake=run.input.options.push)
         job = yield run.context.call_activity_with_retry(
             GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"], "provider": run.input.provider}
         )

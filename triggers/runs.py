@@ -44,6 +44,7 @@ def build_run_input(
         polls_per_execution=settings.polls_per_execution,
         delete_provider_copy=settings.delete_provider_copy,
         quota=plugin_for(request).quota(settings),
+        push=pushes_completion(request, settings),
     )
     return RunInput(
         run_id=run_id,
@@ -56,6 +57,12 @@ def build_run_input(
         remix_of=remix_of,
         origin=origin or {"kind": "http"},
     ).to_dict()
+
+
+def pushes_completion(request: VideoRequest, settings: Settings) -> bool:
+    """Whether the provider will call back when this run's job ends: it can push, and the app has a public URL."""
+    caps = plugin_for(request).capabilities(request.model, settings)
+    return bool(caps and caps.pushes_completion and settings.public_base_url)
 
 
 async def check_reference(client: df.DurableOrchestrationClient, source: ReferenceSource | None) -> None:

@@ -60,12 +60,15 @@ class ScriptedContext:
         *,
         entity: Callable[[str, dict], Any] | None = None,
         cancel_when: Callable[[ScriptedContext], bool] | None = None,
+        update_when: Callable[[ScriptedContext], bool] | None = None,
         start: datetime = START,
     ):
         self.input = run_input
         self.activities = activities
         self.entity = entity
         self.cancel_when = cancel_when
+        self.update_when = update_when
+        self.updates_delivered = 0
         self.current_utc_datetime = start
         self.is_replaying = False
         self.calls: list[tuple[str, dict]] = []
@@ -74,7 +77,7 @@ class ScriptedContext:
         self.entity_calls: list[tuple[str, dict]] = []
         self.custom_statuses: list[dict] = []
         self.continued: dict | None = None
-        self.cancel_event: Task | None = None
+        self.events: dict[str, Task] = {}
 
     # --- the DurableOrchestrationContext surface the orchestrator uses ---
 
@@ -97,8 +100,12 @@ class ScriptedContext:
         return Task("timer", fire_at=fire_at)
 
     def wait_for_external_event(self, name: str) -> Task:
-        self.cancel_event = Task("event", name)
-        return self.cancel_event
+        self.events[name] = Task("event", name)
+        return self.events[name]
+
+    @property
+    def cancel_event(self) -> Task | None:
+        return self.events.get("cancel")
 
     def task_any(self, tasks: list[Task]) -> Task:
         return Task("any", children=list(tasks))
@@ -137,9 +144,14 @@ class ScriptedContext:
         elif task.kind == "timer":
             self._fire(task)
         elif task.kind == "any":
+            update = self.events.get("provider_update")
             if self.cancel_event in task.children and self.cancel_when and self.cancel_when(self):
                 self.cancel_event.done, self.cancel_event.result = True, {"requested_at": "now"}
                 task.result = self.cancel_event
+            elif update in task.children and self.update_when and self.update_when(self):
+                update.done, update.result = True, {"request_id": "pushed"}
+                self.updates_delivered += 1
+                task.result = update
             else:
                 timer = next(child for child in task.children if child.kind == "timer")
                 self._fire(timer)

@@ -490,3 +490,28 @@ def test_the_run_state_survives_its_dict_form_unchanged():
     for context in contexts[:-1]:
         assert RunInput.from_dict(context.continued).to_dict() == context.continued
         assert RunInput.from_dict(context.continued).state.step in set(Step)
+
+
+# --- push completion ---
+
+
+def pushing(data: dict) -> dict:
+    """The input of a run whose provider calls back (what build_run_input sets for a pushing provider)."""
+    return {**data, "options": {**data["options"], "push": True}}
+
+
+def test_with_push_polling_is_only_a_slow_fallback():
+    _, context = play(pushing(run_input()), Provider(polls=2))
+    assert context.timers and min(context.timers) >= 30
+
+
+def test_a_push_wakes_the_run_at_once_instead_of_waiting_out_the_poll():
+    provider = Provider(polls=2)
+    result, context = play(pushing(run_input()), provider, update_when=lambda ctx: True)
+    assert result["status"] == "completed" and provider.created == ["video_1"]
+    assert context.updates_delivered == 2 and context.timers == [], "each poll came from a push, none from a timer"
+
+
+def test_a_run_whose_provider_does_not_push_never_waits_for_one():
+    _, context = play(run_input(), Provider(polls=2), update_when=lambda ctx: True)
+    assert context.updates_delivered == 0 and len(context.timers) == 2
