@@ -57,6 +57,12 @@ param falKey string = ''
 @description('VERTEX_CREDENTIALS (a service account key JSON) for Vertex AI, stored in Key Vault.')
 param vertexCredentials string = ''
 
+@description('VERTEX_PROJECT: the Google Cloud project for Vertex AI Veo. Empty leaves Vertex unconfigured.')
+param vertexProject string = ''
+
+@description('VERTEX_LOCATION: the Vertex AI region.')
+param vertexLocation string = 'us-central1'
+
 @description('TASKHUB_NAME: a letter, then letters and digits, 3-45 in all.')
 @minLength(3)
 @maxLength(45)
@@ -294,6 +300,8 @@ module api 'app/api.bicep' = {
     hasSoraApiKey: !empty(soraApiKey)
     hasFalKey: !empty(falKey)
     hasVertexCredentials: !empty(vertexCredentials)
+    vertexProject: vertexProject
+    vertexLocation: vertexLocation
     virtualNetworkSubnetId: vnetEnabled ? vnet.outputs.appSubnetId : ''
   }
   // Key Vault references and the deployment container are read with the identity's roles, so they come first.

@@ -25,6 +25,8 @@ param soraModel string
 param hasSoraApiKey bool
 param hasFalKey bool
 param hasVertexCredentials bool
+param vertexProject string = ''
+param vertexLocation string = 'us-central1'
 param virtualNetworkSubnetId string = ''
 
 var useScheduler = durableBackend == 'scheduler'
@@ -90,7 +92,8 @@ var secretSettings = union(
 var providerSettings = union(
   hasSoraEndpoint ? { SORA_ENDPOINT: soraEndpoint } : {},
   hasSoraModel ? { SORA_MODEL: soraModel } : {},
-  usesSoraJobsApi ? { SORA_API: 'jobs' } : {}
+  usesSoraJobsApi ? { SORA_API: 'jobs' } : {},
+  empty(vertexProject) ? {} : { VERTEX_PROJECT: vertexProject, VERTEX_LOCATION: vertexLocation }
 )
 
 // host.json keeps the Azure Storage provider for local runs on Azurite; these override it in Azure.
