@@ -98,7 +98,7 @@ class JobIntent:
     def same_request(self, stored: dict) -> bool:
         """True when a stored intent was written for this same request (so its time still counts)."""
         mine = self.to_dict()
-        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool):
+        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool) or stored.get("refused") is True:
             return False
         return isinstance(stored.get("at"), int | float) and all(stored.get(k) == mine[k] for k in mine if k != "at")
 
@@ -181,6 +181,9 @@ class JobLedger:
             job = create()
         except ProviderError as error:
             if isinstance(error, _REFUSALS):
+                # Nothing was started, so the next attempt creates without a lookup (a provider that cannot list
+                # would otherwise have to stop the run rather than risk paying twice).
+                self.store.write_json(self.intent_blob, {**intent.to_dict(), "refused": True}, lease=lease)
                 raise
             # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
             adopted = self._adopt_after(provider, intent, error)
