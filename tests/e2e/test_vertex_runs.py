@@ -89,3 +89,31 @@ def test_a_resource_exhausted_create_waits_and_ends_with_exactly_one_job(vertex_
     creates = vertex_log(vertex, operation="create")[before:]
     assert run["status"] == "completed", run
     assert [entry["status"] for entry in creates] == [429, 200]
+
+
+def test_an_unavailable_create_is_retried_and_ends_with_exactly_one_job(vertex_app):
+    app, vertex = vertex_app
+    fault = {"api": "vertex", "operation": "create", "kind": "status", "status": 503, "count": 1}
+    httpx.post(f"{vertex}/_emulator/faults", json=fault, timeout=30).raise_for_status()
+    before = len(vertex_log(vertex, operation="create"))
+    run = app.run(prompt="rain on a tin roof", model=FAST, size="1280x720", seconds="4")
+    assert run["status"] == "completed", run
+    assert [entry["status"] for entry in vertex_log(vertex, operation="create")[before:]] == [503, 200]
+
+
+def test_server_errors_and_dropped_answers_while_polling_and_storing_end_with_exactly_one_job(vertex_app, tmp_path):
+    app, vertex = vertex_app
+    for fault in (
+        {"api": "vertex", "operation": "retrieve", "kind": "status", "status": 500, "count": 2},
+        {"api": "vertex", "operation": "retrieve", "kind": "drop", "count": 2},
+    ):
+        httpx.post(f"{vertex}/_emulator/faults", json=fault, timeout=30).raise_for_status()
+    before = len(vertex_log(vertex, operation="create"))
+    polled = len(vertex_log(vertex, operation="retrieve"))
+    run = app.run(prompt="a kite over the dunes", model=FAST, size="720x1280", seconds="4")
+    assert run["status"] == "completed", run
+    statuses = [entry["status"] for entry in vertex_log(vertex, operation="retrieve")[polled:]]
+    assert statuses.count(500) == 2 and len(statuses) >= 5, statuses
+    assert len(vertex_log(vertex, operation="create")[before:]) == 1
+    video = next(output for output in run["outputs"] if output["kind"] == "video")
+    assert probe(app.download_blob(video["blob"], tmp_path / "video.mp4")).height == 1280
