@@ -1,7 +1,7 @@
-"""A loopback OAuth 2 token endpoint for google-auth's service-account flow, and a key file whose `token_uri` is it.
+"""A loopback OAuth 2 token endpoint for google-auth's flows, and key files and configs whose token URLs point at it.
 
-It checks what Google's endpoint checks (the jwt-bearer grant, an RS256 assertion signed by the key, audience Google's
-token endpoint, the cloud-platform scope) and hands out a token of the lifetime the test asks for, counting every grant.
+It checks what Google checks (a jwt-bearer grant with an RS256 assertion signed by the key and addressed to Google's
+endpoint, or an STS token exchange of the federated identity's token; the cloud-platform scope) and counts grants.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+WIF_AUDIENCE = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/azure/providers/soraflow"
 
 
 class GoogleTokenServer:
@@ -27,6 +28,8 @@ class GoogleTokenServer:
         self.expires_in = expires_in
         self.rotate = rotate
         self.grants: list[dict] = []
+        # What a workload identity federation config's credential source holds (the Azure managed identity's token).
+        self.subject_token = "azure-managed-identity-token"
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -66,7 +69,32 @@ class GoogleTokenServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def external_account_info(self, subject_token_file: Path, audience: str = WIF_AUDIENCE) -> dict:
+        """A workload identity federation config that exchanges the file's token at this server's STS endpoint."""
+        return {
+            "type": "external_account",
+            "audience": audience,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "token_url": self.token_uri.replace("/token", "/v1/token"),
+            "credential_source": {"file": str(subject_token_file)},
+        }
+
+    def _exchange(self, form: dict[str, str]) -> tuple[int, dict]:
+        if form.get("audience") != WIF_AUDIENCE or form.get("subject_token") != self.subject_token:
+            return 400, {"error": "invalid_grant", "error_description": "the subject token or audience is wrong"}
+        if "https://www.googleapis.com/auth/cloud-platform" not in form.get("scope", "").split():
+            return 400, {"error": "invalid_scope"}
+        self.grants.append(form)
+        return 200, {
+            "access_token": self.token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
     def _grant(self, form: dict[str, str]) -> tuple[int, dict]:
+        if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange":
+            return self._exchange(form)
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return 400, {"error": "unsupported_grant_type"}
         try:
