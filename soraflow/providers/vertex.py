@@ -132,9 +132,24 @@ class VertexTransport(Transport):
             idempotent=idempotent,
             secrets=self._secrets(),
         )
-        error.message = error.message.replace(f"Sora {self.api} API", "Vertex AI")
-        error.args = (error.message,)
-        return error
+        return in_vertex_words(error)
+
+
+def in_vertex_words(error: ProviderError) -> ProviderError:
+    """The error with the shared transport's Sora wording made Vertex's (its name, its settings)."""
+    error.message = error.message.replace(f"Sora {API} API", "Vertex AI").replace(
+        "Check SORA_ENDPOINT and SORA_VIDEOS_PATH point at a Sora-compatible API.", "Check VERTEX_ENDPOINT."
+    )
+    error.args = (error.message,)
+    return error
+
+
+@contextlib.contextmanager
+def _vertex_words() -> Iterator[None]:
+    try:
+        yield
+    except ProviderError as error:
+        raise in_vertex_words(error) from None
 
 
 class VertexClient:
@@ -154,9 +169,10 @@ class VertexClient:
     def create_job(self, spec: JobSpec) -> ProviderJob:
         """Start one Veo operation; never retried, so one call is at most one paid job."""
         model = _model_segment(spec.model)
-        reply = self._transport.call_json(
-            "POST", f"{model}:predictLongRunning", operation="create", idempotent=False, json_body=self.body(spec)
-        )
+        with _vertex_words():
+            reply = self._transport.call_json(
+                "POST", f"{model}:predictLongRunning", operation="create", idempotent=False, json_body=self.body(spec)
+            )
         body = reply.body if isinstance(reply.body, Mapping) else {}
         return parse_operation(body, operation="create")
 
@@ -194,7 +210,7 @@ class VertexClient:
 
     def get_job(self, job_id: str) -> ProviderJob:
         """The operation's state; inline videos are read past (counted, never kept) so history stays small."""
-        with self._fetch(job_id) as download:
+        with _vertex_words(), self._fetch(job_id) as download:
             text = bytearray()
             for event in scan_operation(download.iter_bytes(READ_SIZE)):
                 if event[0] == "json":
@@ -230,14 +246,17 @@ class VertexClient:
             raise ProviderUnsupported(f"a {output.api} API output cannot be downloaded from Vertex AI")
         if output.source_id.startswith(GCS_PREFIX):
             bucket, name = _gcs_parts(output.source_id)
-            with self._storage.open_stream(
-                "storage", "v1", "b", bucket, "o", name, operation="content", params={"alt": "media"}
-            ) as download:
+            with (
+                _vertex_words(),
+                self._storage.open_stream(
+                    "storage", "v1", "b", bucket, "o", name, operation="content", params={"alt": "media"}
+                ) as download,
+            ):
                 if download.content_type in (None, "application/octet-stream"):
                     download.content_type = VIDEO_MIME_TYPE
                 yield download
             return
-        with self._fetch(output.source_id, operation="content") as download:
+        with _vertex_words(), self._fetch(output.source_id, operation="content") as download:
             yield InlineVideo(download, output.index)
 
     def _fetch(self, job_id: str, *, operation: str = "get") -> contextlib.AbstractContextManager[Download]:

@@ -12,7 +12,13 @@ import pytest
 
 from emulators import processes
 from soraflow.config import Settings
-from soraflow.providers import InputReference, JobSpec, ProviderDownloadIncomplete, ProviderRateLimited
+from soraflow.providers import (
+    InputReference,
+    JobSpec,
+    ProviderAuthenticationError,
+    ProviderDownloadIncomplete,
+    ProviderRateLimited,
+)
 from soraflow.providers.status import JobStatus
 from soraflow.providers.vertex import VertexClient, build_vertex_client
 from tests.google_token_server import GoogleTokenServer
@@ -159,7 +165,7 @@ def test_a_dropped_cloud_storage_download_is_incomplete_and_retryable(vertex, to
     emulator_admin(vertex, "faults", fault)
     with pytest.raises(ProviderDownloadIncomplete) as raised:
         store(client, done.outputs[0], tmp_path / "video.mp4")
-    assert raised.value.retryable
+    assert raised.value.retryable and raised.value.message.startswith("Vertex AI content download is incomplete")
     assert probe(store(client, done.outputs[0], tmp_path / "again.mp4")).width == 720
 
 
@@ -178,3 +184,22 @@ def test_inline_decode_holds_far_less_than_the_video(vertex, token_server, tmp_p
     print(f"inline decode: video {size} bytes, peak traced memory {peak} bytes")
     assert size > 1_000_000
     assert peak < size / 4
+
+
+def test_a_refused_token_is_refreshed_once_then_the_error_names_vertex(vertex, tmp_path):
+    with GoogleTokenServer("a-token-the-emulator-refuses", rotate=True) as wrong_tokens:
+        client = make_client(vertex, wrong_tokens)
+        with pytest.raises(ProviderAuthenticationError) as raised:
+            client.create_job(spec())
+        assert len(wrong_tokens.grants) == 2
+    assert raised.value.http_status == 401 and raised.value.message.startswith("Vertex AI create failed")
+    assert [entry["status"] for entry in logged(vertex, operation="create")] == [401, 401]
+
+
+def test_a_prompt_refused_by_responsible_ai_fails_as_content_policy(vertex, token_server):
+    client = make_client(vertex, token_server)
+    job = client.create_job(spec("a boat [input-moderation]"))
+    advance(vertex, 600)
+    failed = client.get_job(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert (failed.error.code, failed.error.content_policy) == ("content_policy", True)
