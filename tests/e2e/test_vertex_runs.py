@@ -117,3 +117,15 @@ def test_server_errors_and_dropped_answers_while_polling_and_storing_end_with_ex
     assert len(vertex_log(vertex, operation="create")[before:]) == 1
     video = next(output for output in run["outputs"] if output["kind"] == "video")
     assert probe(app.download_blob(video["blob"], tmp_path / "video.mp4")).height == 1280
+
+
+def test_models_lists_veo_beside_sora_with_what_vertex_can_do(vertex_app):
+    app, _vertex = vertex_app
+    response = app.http.get(f"{app.url}/api/models")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    models = {model["model"]: model for model in body.get("data", body.get("models", body))}
+    veo = models["veo-3.1-generate-001"]
+    assert (veo["provider"], veo["remix"], veo["lists_jobs"], veo["retention_hours"]) == ("vertex", False, False, 48.0)
+    assert veo["price"]["usd_per_second"]["1280x720+audio"] == 0.40
+    assert models["sora-2"]["provider"] == "sora"
