@@ -98,7 +98,7 @@ class JobIntent:
     def same_request(self, stored: dict) -> bool:
         """True when a stored intent was written for this same request (so its time still counts)."""
         mine = self.to_dict()
-        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool):
+        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool) or stored.get("refused") is True:
             return False
         return isinstance(stored.get("at"), int | float) and all(stored.get(k) == mine[k] for k in mine if k != "at")
 
@@ -180,12 +180,15 @@ class JobLedger:
         try:
             job = create()
         except ProviderError as error:
-            if isinstance(error, _REFUSALS):
-                raise
-            # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
-            adopted = self._adopt_after(provider, intent, error)
-            if adopted is not None:
-                return adopted
+            if not isinstance(error, _REFUSALS):
+                # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
+                adopted = self._adopt_after(provider, intent, error)
+                if adopted is not None:
+                    return adopted
+            if isinstance(error, _REFUSALS) or _answered_without_job(error):
+                # Nothing was started, so the next attempt creates without a lookup (a provider that cannot list
+                # would otherwise have to stop the run rather than risk paying twice).
+                self.store.write_json(self.intent_blob, {**intent.to_dict(), "refused": True}, lease=lease)
             raise
         self.claim(job)
         self._record(job, adopted=False)
@@ -238,6 +241,11 @@ class JobLedger:
             return self.store.read_json(blob)
         except BlobNotFoundError:
             return None
+
+
+def _answered_without_job(error: ProviderError) -> bool:
+    """True for an HTTP error answer after which no job can exist (a 503: not the 500/502/504 of a lost upstream)."""
+    return error.http_status is not None and error.http_status >= 400 and not error.outcome_unknown
 
 
 def claim_blob(job: ProviderJob) -> str:
