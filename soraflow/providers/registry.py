@@ -24,6 +24,7 @@ from soraflow.providers.capabilities import (  # noqa: F401 - the registry is wh
     ProviderPlugin,
     ReferenceImage,
 )
+from soraflow.providers.fal import FalProvider
 from soraflow.providers.provider import VideoProvider, provider_client
 from soraflow.quota import quota_options
 from soraflow.video_request import VideoRequest, parse_video_request
@@ -134,7 +135,7 @@ class SoraJobs(SoraPlugin):
         )
 
 
-PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs())
+PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs(), FalProvider())
 
 
 def configured_providers(settings: Settings) -> list[ProviderPlugin]:
