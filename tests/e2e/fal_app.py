@@ -22,6 +22,7 @@ class FalApp:
 
     app: SoraflowClient
     fal: processes.Server
+    webhook_key_file: Path  # the emulator's Ed25519 signing key: tests sign replays with it
 
     def fal_admin(self, method: str, path: str, body: object = None) -> httpx.Response:
         return httpx.request(method, f"{self.fal.url}/_emulator/{path}", json=body, timeout=30)
@@ -41,31 +42,29 @@ def fal_app(work: Path, connection_string: str, **app_env: str) -> Iterator[FalA
     """Start the emulators and the app (settings overridden by `app_env`); stop them all afterwards."""
     # A media cache each: two processes rendering into one cache could serve each other half-written files.
     sora_args = ["--time-scale", str(TIME_SCALE), "--api-key", EMULATOR_KEY, "--media-cache", str(work / "sora-media")]
-    fal_args = ["--time-scale", str(TIME_SCALE), "--api-key", FAL_KEY, "--media-cache", str(work / "fal-media")]
+    fal_args = ["--time-scale", str(TIME_SCALE), "--api-key", FAL_KEY, "--media-cache", str(work / "fal-media"),
+                "--webhook-key", str(work / "fal-webhook-key.pem")]  # fmt: skip
     sora = processes.start_sora_emulator(args=sora_args, log_path=work / "sora.log")
     fal = processes.start_fal_emulator(args=fal_args, log_path=work / "fal.log")
     port = processes.free_port()
-    settings = processes.soraflow_settings(
-        connection_string,
-        sora.url,
-        EMULATOR_KEY,
-        TASKHUB_NAME="soraflowfal",
-        CALLBACK_SECRET=CALLBACK_SECRET,
-        FUNCTIONS_DEFAULT_KEY=FUNCTION_KEY,
-        FUNCTIONS_MASTER_KEY=MASTER_KEY,
-        POLL_INITIAL_SECONDS="0.5",
-        POLL_FLOOR_SECONDS="0.25",
-        CREATE_RETRY_SECONDS="1,1,1,1,1,1",
-        FAL_KEY=FAL_KEY,
-        FAL_QUEUE_URL=fal.url,
-        FAL_JWKS_URL=f"{fal.url}/.well-known/jwks.json",
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        **app_env,
-    )
+    fal_settings = {
+        "TASKHUB_NAME": "soraflowfal",
+        "CALLBACK_SECRET": CALLBACK_SECRET,
+        "FUNCTIONS_DEFAULT_KEY": FUNCTION_KEY,
+        "FUNCTIONS_MASTER_KEY": MASTER_KEY,
+        "POLL_INITIAL_SECONDS": "0.5",
+        "POLL_FLOOR_SECONDS": "0.25",
+        "CREATE_RETRY_SECONDS": "1,1,1,1,1,1",
+        "FAL_KEY": FAL_KEY,
+        "FAL_QUEUE_URL": fal.url,
+        "FAL_JWKS_URL": f"{fal.url}/.well-known/jwks.json",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    settings = processes.soraflow_settings(connection_string, sora.url, EMULATOR_KEY, **{**fal_settings, **app_env})
     host = processes.start_soraflow_host(work, settings, port=port, blob_poll_seconds=0.5)
     client = SoraflowClient(host.url, sora.url, connection_string, host)
     try:
-        yield FalApp(client, fal)
+        yield FalApp(client, fal, work / "fal-webhook-key.pem")
     finally:
         client.http.close()
         host.stop()
