@@ -3,18 +3,38 @@ the bytes in Blob Storage are checked, and the emulators' request logs say which
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from tests.e2e.fal_app import FalApp, fal_app
+from tests.e2e.fal_app import FAL_KEY, FalApp, fal_app
 from tests.media import image_bytes, probe
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, azurite_connection_string: str) -> Iterator[FalApp]:
     with fal_app(tmp_path_factory.mktemp("fal-e2e"), azurite_connection_string) as started:
+        render_silent_kling_once(started)
         yield started
+
+
+def render_silent_kling_once(stack: FalApp) -> None:
+    """Have the emulator render the silent 1080x1920 5 s video before any run needs it.
+
+    The emulator's first render of a silent video can be corrupted when its webhook and a result call render it at
+    once (both write one partial file in emulators/fal/emulator.py `video_file`); rendered once, it is cached.
+    """
+    fal = httpx.Client(base_url=stack.fal.url, headers={"Authorization": f"Key {FAL_KEY}"}, timeout=30)
+    body = {"prompt": "warm-up", "aspect_ratio": "9:16", "duration": "5"}
+    submitted = fal.post("/fal-ai/kling-video/v2.5-turbo/pro/text-to-video", json=body).json()
+    deadline = time.monotonic() + 60
+    while fal.get(submitted["status_url"]).json()["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, "the emulator never completed the warm-up render"
+        time.sleep(0.05)
+    assert fal.get(submitted["response_url"]).status_code == 200
+    fal.close()
 
 
 @pytest.fixture(autouse=True)
