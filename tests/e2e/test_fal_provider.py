@@ -76,6 +76,21 @@ def test_kling_image_to_video_on_fal_sends_the_reference_to_its_image_endpoint(s
     assert submit["path"] == "/fal-ai/kling-video/v2.5-turbo/pro/image-to-video"
 
 
+def test_the_models_api_lists_fals_models_beside_soras(stack):
+    response = stack.app.http.get(f"{stack.app.url}/api/models")
+    assert response.status_code == 200, response.text
+    models = {m["model"]: m for m in response.json()["data"]}
+    assert {"sora-2", "fal-ai/veo3.1", "fal-ai/kling-video/v2.5-turbo/pro"} <= set(models)
+    veo = models["fal-ai/veo3.1"]
+    assert (veo["provider"], veo["lists_jobs"], veo["pushes_completion"], veo["retention_hours"]) == (
+        "fal",
+        False,
+        True,
+        168.0,
+    )
+    assert veo["source"] == "https://fal.ai/models/fal-ai/veo3.1"
+
+
 def test_a_request_the_fal_model_cannot_serve_is_a_400_and_starts_nothing(stack):
     before = len(stack.fal_requests(operation="submit"))
     response = stack.app.post_video({"prompt": "a boat", "model": "fal-ai/veo3.1", "seconds": "5"})
