@@ -76,10 +76,9 @@ class FalModel:
     options: Mapping[str, OptionSpec]
     usd_per_second: Mapping[str, float]
     page: str  # fal's model page the schema and price come from
-    # Fields the image-to-video endpoint does not take (the image decides its aspect).
+    # Fields the image-to-video endpoint does not take (the image decides its aspect), and ones it needs instead.
     image_drops: tuple[str, ...] = ()
-    last_frame_field: str | None = None
-    extra_input: Mapping[str, Any] = field(default_factory=dict)
+    image_fields: Mapping[str, str] = field(default_factory=dict)
 
     def capabilities(self) -> ModelCapabilities:
         return ModelCapabilities(
@@ -190,7 +189,7 @@ FAL_MODELS: tuple[FalModel, ...] = (
         options={"prompt_optimizer": OptionSpec("bool", description="let MiniMax rewrite the prompt (default true)")},
         usd_per_second={"*": 0.045},
         page="https://fal.ai/models/fal-ai/minimax/hailuo-02/standard/text-to-video",
-        extra_input={"image": {"resolution": "768P"}},
+        image_fields={"resolution": "768P"},
     ),
 )
 _MODELS_BY_NAME = {model.model: model for model in FAL_MODELS}
@@ -229,7 +228,7 @@ def fal_input(spec: JobSpec, image_url: str | None = None) -> tuple[str, dict[st
         body["image_url"] = image_url
         for name in model.image_drops:
             body.pop(name, None)
-        body |= model.extra_input.get("image", {})
+        body |= model.image_fields
     body |= {name: value for name, value in spec.options.items() if name in model.options}
     return endpoint, body
 

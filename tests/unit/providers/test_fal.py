@@ -66,6 +66,12 @@ def test_kling_text_to_video_sends_its_aspect_ratio_and_bare_duration():
     assert body["aspect_ratio"] == "1:1" and body["duration"] == "5"
 
 
+def test_hailuo_image_to_video_asks_for_768p_and_sends_a_bare_duration():
+    endpoint, body = fal_input(spec(model="fal-ai/minimax/hailuo-02/standard", size="1366x768", seconds="10"), "u")
+    assert endpoint == "fal-ai/minimax/hailuo-02/standard/image-to-video"
+    assert body == {"prompt": "a paper boat", "duration": "10", "image_url": "u", "resolution": "768P"}
+
+
 def test_a_size_the_model_cannot_make_is_refused_naming_the_sizes_it_can():
     with pytest.raises(RequestValidationError, match="size must be one of 1280x720"):
         fal_input(spec(size="1024x1024"))
