@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+from urllib.parse import urlencode
 
 import azure.durable_functions as df
 
@@ -16,7 +18,7 @@ from activities.failures import activity_errors
 from soraflow.config import Settings
 from soraflow.job_ledger import GENERATION, REMIX, JobIntent, JobLedger
 from soraflow.providers import InputReference, JobSpec, ProviderNotFound
-from soraflow.providers.registry import client_for
+from soraflow.providers.registry import client_for, plugin_for
 from soraflow.storage import output_store
 from soraflow.video_request import VideoRequest
 
@@ -36,6 +38,7 @@ def create_provider_job(payload: dict) -> dict:
     with activity_errors():
         ledger = JobLedger(output_store(), payload["run_id"], GENERATION)
         request = VideoRequest.from_dict(payload["request"])
+        settings = Settings.from_env()
         spec = JobSpec(
             prompt=request.prompt,
             model=request.model,
@@ -44,8 +47,9 @@ def create_provider_job(payload: dict) -> dict:
             seconds=request.provider_seconds if request.api == "videos" else request.seconds,
             variants=request.variants,
             options=dict(request.provider_options),
+            webhook_url=webhook_url(request, payload["run_id"], settings),
         )
-        provider = client_for(request.provider, Settings.from_env())
+        provider = client_for(request.provider, settings)
         intent = JobIntent.for_spec(spec, at=ledger.clock())
         reference = payload.get("reference")
         return ledger.start(provider, intent, lambda: provider.create_job(with_reference(spec, reference))).to_dict()
@@ -61,6 +65,17 @@ def remix_provider_job(payload: dict) -> dict:
         source, prompt = payload["source_job_id"], payload["prompt"]
         intent = JobIntent.for_remix(source, prompt, at=ledger.clock())
         return ledger.start(provider, intent, lambda: provider.remix_job(source, prompt)).to_dict()
+
+
+def webhook_url(request: VideoRequest, run_id: str, settings: Settings) -> str | None:
+    """Where a provider that pushes completion posts it for this run: PUBLIC_BASE_URL, else the app's Azure host
+    name (WEBSITE_HOSTNAME); None without either (the run then only polls)."""
+    caps = plugin_for(request).capabilities(request.model, settings)
+    host = os.environ.get("WEBSITE_HOSTNAME", "").strip()
+    base = settings.public_base_url or (f"https://{host}" if host else None)
+    if caps is None or not caps.pushes_completion or not base:
+        return None
+    return f"{base.rstrip('/')}/api/webhooks/{request.provider}?{urlencode({'run': run_id})}"
 
 
 def with_reference(spec: JobSpec, reference: dict | None) -> JobSpec:

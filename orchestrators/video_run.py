@@ -384,7 +384,8 @@ def render(run: Run):
         )
         sample = ((run.now - created).total_seconds(), float(job.get("progress") or 0))
         run.update(job=job, polls=run.state.polls + 1, samples=(*run.state.samples, sample)[-SAMPLE_WINDOW:])
-        yield from run.publish(stage)
+        # A provider with a queue of its own (fal) says where the job stands in it.
+        yield from run.publish(stage, queue_position=(job.get("extra") or {}).get("queue_position"))
 
 
 def bounds(run: Run) -> PollingBounds:

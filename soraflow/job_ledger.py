@@ -4,7 +4,9 @@ adoption of a job whose create answer was lost, so a re-run activity never pays 
 The Sora APIs take no client-supplied idempotency key, so a lost answer can only be recovered by looking the job up:
 by its prompt fingerprint, size, duration and variants, created since the intent (less a clock-skew margin). A claim
 blob per provider job gives each job to at most one run, and a lease on the intent while creating makes a second copy
-of the same activity wait and find the first one's job. docs/reliability.md says what this cannot guarantee.
+of the same activity wait and find the first one's job. A provider that cannot list its jobs (fal) is never asked
+to: its completion webhook, recorded by the webhook route, names the job instead. docs/reliability.md says what this
+cannot guarantee.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from soraflow.providers import (
     ProviderJob,
     ProviderNotFound,
     ProviderRateLimited,
+    ProviderUnavailable,
     ProviderUnsupported,
     VideoProvider,
     find_jobs_by_prompt,
@@ -40,6 +43,9 @@ REMIX = "remix"
 RECORDS = {GENERATION: "provider-job.json", REMIX: "provider-remix-job.json"}
 INTENTS = {GENERATION: "provider-job-intent.json", REMIX: "provider-remix-job-intent.json"}
 CLAIMS_FOLDER = "provider-jobs"
+# Written by the webhook route when a provider pushes a run's completion: the request id, even if the create's
+# answer never arrived.
+PUSHED_RECORD = "provider-webhook.json"
 # The provider stamps created_at with its clock, the intent carries ours: look back this far past the intent so a
 # provider clock running behind ours still finds the job (a wider window only widens the candidates to match).
 CLOCK_SKEW_SECONDS = 300
@@ -68,11 +74,17 @@ class JobIntent:
     seconds: str | None = None
     variants: int | None = None
     source_job_id: str | None = None
+    model: str | None = None
+    # True when the create asks the provider to push its completion (a webhook that can name a lost job).
+    pushed: bool = False
 
     @classmethod
     def for_spec(cls, spec: JobSpec, *, at: float) -> JobIntent:
         """The intent of a generation from this spec."""
-        return cls(GENERATION, spec.prompt, at, spec.size, str(spec.seconds), spec.variants)
+        return cls(
+            GENERATION, spec.prompt, at, spec.size, str(spec.seconds), spec.variants, None, spec.model,
+            spec.webhook_url is not None,
+        )  # fmt: skip
 
     @classmethod
     def for_remix(cls, source_job_id: str, prompt: str, *, at: float) -> JobIntent:
@@ -93,14 +105,20 @@ class JobIntent:
             "seconds": self.seconds,
             "variants": self.variants,
             "source_job_id": self.source_job_id,
+            "model": self.model,
+            "pushed": self.pushed,
         }
 
     def same_request(self, stored: dict) -> bool:
         """True when a stored intent was written for this same request (so its time still counts)."""
         mine = self.to_dict()
-        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool) or stored.get("refused") is True:
+        if not isinstance(stored, dict) or isinstance(stored.get("at"), bool):
             return False
-        return isinstance(stored.get("at"), int | float) and all(stored.get(k) == mine[k] for k in mine if k != "at")
+        # Intents stored before `model` and `pushed` were recorded lack them: absent counts as the same.
+        optional = {"model", "pushed"}
+        return isinstance(stored.get("at"), int | float) and all(
+            stored.get(k) == mine[k] or (k in optional and k not in stored) for k in mine if k != "at"
+        )
 
     def matches(self, job: ProviderJob) -> bool:
         """True when the job is what this intent asked for, as far as the provider reports it."""
@@ -169,26 +187,29 @@ class JobLedger:
         lease: str,
     ) -> ProviderJob:
         earlier = None if wrote_intent else self._read(self.intent_blob)
-        if intent.same_request(earlier):
+        if intent.same_request(earlier) and not earlier.get("no_job"):
             # An earlier attempt got as far as the intent: its job may exist although its answer never arrived.
             intent = replace(intent, at=float(earlier["at"]))
             adopted = self.adopt(provider, intent)
             if adopted is not None:
                 return adopted
+            if not lists_jobs(provider):
+                raise self._unrecoverable(intent)
         elif not wrote_intent:
             self.store.write_json(self.intent_blob, intent.to_dict(), lease=lease)
         try:
             job = create()
         except ProviderError as error:
-            if not isinstance(error, _REFUSALS):
-                # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
-                adopted = self._adopt_after(provider, intent, error)
-                if adopted is not None:
-                    return adopted
             if isinstance(error, _REFUSALS) or _answered_without_job(error):
-                # Nothing was started, so the next attempt creates without a lookup (a provider that cannot list
-                # would otherwise have to stop the run rather than risk paying twice).
-                self.store.write_json(self.intent_blob, {**intent.to_dict(), "refused": True}, lease=lease)
+                # Provably no job: say so, so that the next attempt creates without a lookup (a provider that cannot
+                # list would otherwise have to stop the run rather than risk paying twice).
+                self.store.write_json(self.intent_blob, {**intent.to_dict(), "no_job": True}, lease=lease)
+            if isinstance(error, _REFUSALS):
+                raise
+            # The create may have reached the provider (a dropped answer, a gateway error, a garbled 200).
+            adopted = self._adopt_after(provider, intent, error)
+            if adopted is not None:
+                return adopted
             raise
         self.claim(job)
         self._record(job, adopted=False)
@@ -197,6 +218,8 @@ class JobLedger:
 
     def adopt(self, provider: VideoProvider, intent: JobIntent) -> ProviderJob | None:
         """Find, claim and record the job this intent made if the provider has it; None when there is none."""
+        if not lists_jobs(provider):
+            return self._adopt_pushed(provider, intent)
         candidates = find_jobs_by_prompt(
             provider, intent.prompt, created_after=int(intent.at - CLOCK_SKEW_SECONDS), max_jobs=LOOKUP_MAX_JOBS
         )
@@ -207,6 +230,39 @@ class JobLedger:
                 log.warning("run %s: adopted provider %s job %s whose answer was lost", self.run_id, self.kind, job.id)
                 return job
         return None
+
+    def _adopt_pushed(self, provider: VideoProvider, intent: JobIntent) -> ProviderJob | None:
+        """The job the provider's webhook named for this run, claimed and recorded; None before any webhook came."""
+        pushed = self._read(run_blob(self.run_id, PUSHED_RECORD)) if self.kind == GENERATION else None
+        request_id = pushed.get("request_id") if isinstance(pushed, dict) else None
+        if not isinstance(request_id, str) or not request_id or intent.model is None:
+            return None
+        job = provider.job_for_pushed_request(intent.model, request_id)
+        if not self.claim(job):
+            return None
+        self._record(job, adopted=True)
+        log.warning(
+            "run %s: adopted provider job %s from its webhook (the create's answer was lost)", self.run_id, job.id
+        )
+        return job
+
+    def _unrecoverable(self, intent: JobIntent) -> ProviderError:
+        """Why a run whose earlier create may have started a job, at a provider we cannot search, does not create."""
+        if intent.pushed:
+            return ProviderUnavailable(
+                "An earlier create's answer was lost and this provider cannot list its jobs: waiting for its webhook "
+                "to name the job rather than paying for a second one. Retrying later may help.",
+                operation="create",
+                outcome_unknown=True,
+            )
+        return ProviderUnavailable(
+            "An earlier create's answer was lost and this provider cannot list its jobs, so whether it started a "
+            "paid job is unknown: not creating a second one. (A provider that pushes completion, such as fal, names "
+            "the job through its webhook when PUBLIC_BASE_URL is set.) Retrying the same request will not help.",
+            operation="create",
+            outcome_unknown=True,
+            retryable=False,
+        )
 
     def claim(self, job: ProviderJob) -> bool:
         """Give the job to this run unless another run holds it; True when this run holds it."""
@@ -246,6 +302,17 @@ class JobLedger:
 def _answered_without_job(error: ProviderError) -> bool:
     """True for an HTTP error answer after which no job can exist (a 503: not the 500/502/504 of a lost upstream)."""
     return error.http_status is not None and error.http_status >= 400 and not error.outcome_unknown
+
+
+def lists_jobs(provider: VideoProvider) -> bool:
+    """Whether the provider's client can list its jobs (fal's queue cannot; its clients say `lists_jobs = False`)."""
+    return getattr(provider, "lists_jobs", True) is not False
+
+
+def record_pushed_request(store: BlobStore, run_id: str, request_id: str, *, status: str, at: float) -> bool:
+    """Keep the request id a provider's webhook named for a run (the first one wins); True when this one was kept."""
+    body = {"request_id": request_id, "status": status, "received_at": at}
+    return store.create_json_if_absent(run_blob(run_id, PUSHED_RECORD), body)
 
 
 def claim_blob(job: ProviderJob) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from soraflow.run_view import QUEUE_STAGES
 from soraflow.runs import RunStatus
 
 # Durable runtime statuses that end an instance without our orchestrator writing its own final status.
@@ -42,7 +43,7 @@ def build_run_resource(
         "id": instance.get("instanceId") or run_input.get("run_id"),
         "status": status,
         "progress": 100 if status == RunStatus.COMPLETED else int(latest.get("progress") or 0),
-        "queue_position": latest.get("queue_position") if status == RunStatus.WAITING_FOR_CAPACITY else None,
+        "queue_position": latest.get("queue_position") if status in QUEUE_STAGES else None,
         "request": run_input.get("request"),
         "provider": latest.get("provider"),
         "outputs": outputs,

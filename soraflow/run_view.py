@@ -19,6 +19,9 @@ PROGRESS_SPANS = {
     RunStatus.REMIXING: (50, 90),
 }
 
+# Stages with a place in a line: soraflow's quota gate, or the provider's own queue (fal's queue_position).
+QUEUE_STAGES = frozenset({RunStatus.WAITING_FOR_CAPACITY, RunStatus.GENERATING})
+
 # Every key of the run resource (GET /videos/{id}), always present; null when it does not apply.
 RUN_RESOURCE_FIELDS = (
     *("id", "status", "progress", "queue_position", "request", "provider", "outputs", "error", "remix_error"),
@@ -74,7 +77,7 @@ class RunView:
             remix_error=remix_error,
             delete_error=delete_error,
             note=None if final else note,
-            queue_position=queue_position if stage == RunStatus.WAITING_FOR_CAPACITY else None,
+            queue_position=queue_position if stage in QUEUE_STAGES else None,
             completed_at=at if final else None,
         )
 

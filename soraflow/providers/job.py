@@ -50,6 +50,8 @@ class JobSpec:
     input_reference: InputReference | None = None
     # The request's validated `provider_options` (negative_prompt, seed, generate_audio, ...), for providers with any.
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Where a provider that pushes completion (fal) should post it; None: polling only.
+    webhook_url: str | None = None
 
     @property
     def size(self) -> str:

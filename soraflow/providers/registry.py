@@ -24,6 +24,7 @@ from soraflow.providers.capabilities import (  # noqa: F401 - the registry is wh
     ProviderPlugin,
     ReferenceImage,
 )
+from soraflow.providers.fal import FalProvider
 from soraflow.providers.provider import VideoProvider, provider_client
 from soraflow.providers.vertex import VertexProvider
 from soraflow.quota import quota_options
@@ -135,7 +136,7 @@ class SoraJobs(SoraPlugin):
         )
 
 
-PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs(), VertexProvider())
+PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs(), FalProvider(), VertexProvider())
 
 
 def configured_providers(settings: Settings) -> list[ProviderPlugin]:

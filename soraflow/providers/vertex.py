@@ -156,6 +156,7 @@ class VertexClient:
     """Create and poll Veo operations on Vertex AI and stream their videos (inline base64 or Cloud Storage)."""
 
     api = API
+    lists_jobs = False  # Vertex has no way to list a project's video operations (the ledger never asks it to)
 
     def __init__(self, transport: VertexTransport, *, storage: VertexTransport, output_gcs_uri: str | None = None):
         self._transport = transport
