@@ -39,11 +39,13 @@ def test_running_run_shows_stage_progress_and_provider():
     assert resource["updated_at"] == "2026-01-01T00:00:30+00:00"
 
 
-def test_queue_position_shows_only_while_waiting_for_capacity():
+def test_queue_position_shows_while_in_a_line_soraflows_or_the_providers():
     waiting = build_run_resource(instance("Running", {"status": "waiting_for_capacity", "queue_position": 3}))
     assert waiting["queue_position"] == 3
-    generating = build_run_resource(instance("Running", {"status": "generating", "queue_position": 3}))
-    assert generating["queue_position"] is None
+    generating = build_run_resource(instance("Running", {"status": "generating", "queue_position": 2}))
+    assert generating["queue_position"] == 2, "fal's own queue position while its job waits there"
+    downloading = build_run_resource(instance("Running", {"status": "downloading", "queue_position": 3}))
+    assert downloading["queue_position"] is None
 
 
 def test_completed_run_lists_outputs_with_urls():

@@ -515,3 +515,17 @@ def test_a_push_wakes_the_run_at_once_instead_of_waiting_out_the_poll():
 def test_a_run_whose_provider_does_not_push_never_waits_for_one():
     _, context = play(run_input(), Provider(polls=2), update_when=lambda ctx: True)
     assert context.updates_delivered == 0 and len(context.timers) == 2
+
+
+def test_a_providers_own_queue_position_is_shown_while_generating():
+    provider = Provider(polls=3)
+    job = provider.job
+
+    def with_position(job_id):
+        answer = job(job_id)
+        return {**answer, "extra": {"queue_position": 4}} if answer["status"] != "succeeded" else answer
+
+    provider.job = with_position
+    _, context = play(run_input(), provider)
+    generating = [s for s in context.custom_statuses if s["status"] == "generating"]
+    assert generating and generating[0]["queue_position"] == 4
