@@ -22,6 +22,8 @@ from emulators import processes
 
 DEFAULT_PROMPT = "A red panda making latte art in a cafe, soft morning light"
 FINAL = {"completed", "failed", "cancelled"}
+# Model ids of fal's queue: asking for one starts the fal emulator beside the Sora one.
+FAL_MODEL_PREFIXES = ("fal-ai/",)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", default="4", help='videos API: "4", "8" or "12"; jobs API: 1-20')
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--api", choices=("videos", "jobs"), default="videos", help="Sora 2 videos or Sora 1 jobs")
+    fal_hint = "any model GET /api/models lists, e.g. fal-ai/veo3.1 (starts the fal emulator too)"
+    parser.add_argument("--model", default=None, help=fal_hint)
     parser.add_argument("--variants", type=int, default=None, help="jobs API: 1-4 variants")
     parser.add_argument("--image", type=Path, default=None, help="a JPEG/PNG/WebP reference (image-to-video)")
     parser.add_argument("--remix", default=None, help="remix the video with this prompt afterwards (videos API)")
@@ -75,6 +79,24 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         servers.append(sora)
         say(f"  {sora.url} (renders at {args.time_scale}x real time)")
+        port = port_or_free(args.port)
+        provider_settings = {}
+        if args.model and args.model.startswith(FAL_MODEL_PREFIXES):
+            say("Starting the fal emulator (fal.ai's queue API, signed webhooks)...")
+            fal_key = secrets.token_urlsafe(16)
+            fal = processes.start_fal_emulator(
+                args=["--time-scale", str(args.time_scale), f"--api-key={fal_key}", "--media-cache",
+                      str(work / "fal-media"), "--webhook-key", str(work / "fal-webhook-key.pem")],
+                log_path=work / "fal.log",
+            )  # fmt: skip
+            servers.append(fal)
+            say(f"  {fal.extra['url']}")
+            provider_settings = {
+                "FAL_KEY": fal_key,
+                "FAL_QUEUE_URL": fal.extra["url"],
+                "FAL_JWKS_URL": f"{fal.extra['url']}/.well-known/jwks.json",
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",  # fal's webhooks wake the run
+            }
         say("Starting soraflow on the local Functions host...")
         function_key = secrets.token_urlsafe(24)
         settings = processes.soraflow_settings(
@@ -84,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             SORA_API=args.api,
             SORA_MODEL="sora-2" if args.api == "videos" else "sora",
             FUNCTIONS_DEFAULT_KEY=function_key,
+            **provider_settings,
         )
-        host = processes.start_soraflow_host(work, settings, port=port_or_free(args.port), enable_auth=True)
+        host = processes.start_soraflow_host(work, settings, port=port, enable_auth=True)
         servers.append(host)
         say(f"  {host.url}/api  (function key: {function_key})")
         run = submit_and_follow(args, host.url, function_key)
@@ -117,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             server.stop(timeout=6)
         if servers:
             folder = shown(work)
-            say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log.")
+            say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log (and fal.log).")
 
 
 def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
     """POST the generation and print each change of stage and progress until the run ends."""
     fields = {"prompt": args.prompt, "size": args.size, "seconds": args.seconds}
+    if args.model:
+        fields["model"] = args.model
     if args.variants is not None:
         fields["variants"] = args.variants
     if args.remix:

@@ -57,6 +57,33 @@ class SoraPlugin:
             allow_upload=allow_upload,
         )
 
+    def _capabilities(self, model: str, settings: Settings, *, remix: bool, audio: bool, per_variant: bool,
+                      variants, prices) -> ModelCapabilities | None:  # fmt: skip
+        """A model's capabilities from the model table (SORA_EXTRA_MODELS) and SORA_PRICING."""
+        limits = load_model_table(settings.sora_extra_models).resolve(
+            model, api=self.api, default_model=settings.sora_model
+        )
+        if limits is None:
+            return None
+        return ModelCapabilities(
+            provider=self.name,
+            model=model,
+            sizes=limits.sizes,
+            seconds=limits.seconds,
+            default_size=limits.default_size,
+            default_seconds=limits.default_seconds,
+            reference=ReferenceImage(),
+            max_variants=variants(limits),
+            remix=remix,
+            audio=audio,
+            negative_prompt=False,
+            seed=False,
+            usd_per_second=prices(load_price_table(settings.sora_pricing), limits),
+            price_per_variant=per_variant,
+            source=limits.source,
+            api=self.api,
+        )
+
     def estimate(self, request: VideoRequest, settings: Settings) -> Cost:
         return estimate_cost(request, settings.sora_pricing)
 
@@ -78,29 +105,8 @@ class SoraVideos(SoraPlugin):
     api = "videos"
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None:
-        limits = load_model_table(settings.sora_extra_models).resolve(
-            model, api=self.api, default_model=settings.sora_model
-        )
-        if limits is None:
-            return None
-        prices = load_price_table(settings.sora_pricing)
-        return ModelCapabilities(
-            provider=self.name,
-            model=model,
-            sizes=limits.sizes,
-            seconds=limits.seconds,
-            default_size=limits.default_size,
-            default_seconds=limits.default_seconds,
-            reference=ReferenceImage(),
-            max_variants=1,
-            remix=True,
-            audio=True,
-            negative_prompt=False,
-            seed=False,
-            usd_per_second=_videos_prices(prices, limits),
-            source=limits.source,
-            api=self.api,
-        )
+        return self._capabilities(model, settings, remix=True, audio=True, variants=lambda limits: 1,
+                                  prices=_videos_prices, per_variant=False)  # fmt: skip
 
 
 class SoraJobs(SoraPlugin):
@@ -110,30 +116,9 @@ class SoraJobs(SoraPlugin):
     api = "jobs"
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None:
-        limits = load_model_table(settings.sora_extra_models).resolve(
-            model, api=self.api, default_model=settings.sora_model
-        )
-        if limits is None:
-            return None
-        prices = load_price_table(settings.sora_pricing)
-        return ModelCapabilities(
-            provider=self.name,
-            model=model,
-            sizes=limits.sizes,
-            seconds=limits.seconds,
-            default_size=limits.default_size,
-            default_seconds=limits.default_seconds,
-            reference=ReferenceImage(),
-            max_variants=max(limits.max_variants.values(), default=1),
-            remix=False,
-            audio=False,
-            negative_prompt=False,
-            seed=False,
-            usd_per_second=_jobs_prices(prices, limits),
-            price_per_variant=True,
-            source=limits.source,
-            api=self.api,
-        )
+        return self._capabilities(model, settings, remix=False, audio=False, per_variant=True,
+                                  variants=lambda limits: max(limits.max_variants.values(), default=1),
+                                  prices=_jobs_prices)  # fmt: skip
 
 
 PROVIDERS: tuple[ProviderPlugin, ...] = (SoraVideos(), SoraJobs(), FalProvider(), VertexProvider())

@@ -45,6 +45,18 @@ def test_the_run_command_lands_a_video_and_says_where(tmp_path):
     assert "Stopped the stack" in out
 
 
+def test_the_run_command_makes_a_fal_video_on_the_fal_emulator(tmp_path):
+    result = run_stack(tmp_path, "--model", "fal-ai/veo3.1/fast", "--seconds", "4", "--size", "1280x720")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Starting the fal emulator" in out and "completed" in out
+    run_id = out.split("Submitted run ", 1)[1].split(":", 1)[0]
+    media = probe(tmp_path / "out" / run_id / "video.mp4")
+    assert (media.width, media.height, media.audio_codec) == (1280, 720, "aac")
+    assert abs(media.duration - 4) < 0.3
+
+
 def test_a_refused_request_is_reported_and_fails_the_command(tmp_path):
     result = run_stack(tmp_path, "--seconds", "5")  # Sora 2 takes 4, 8 or 12
 
