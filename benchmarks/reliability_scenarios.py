@@ -518,6 +518,11 @@ def azurite_outage(stack: Stack) -> Outcome:
     return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage)
 
 
+# The first download of each output (video, thumbnail, spritesheet) is held 5 s, so Azurite is down before any of
+# them can be stored however loaded the machine is (a 1 s hold let a loaded run store everything first).
+HELD_DOWNLOADS = {"operation": "content", "kind": "slow", "seconds": 5, "count": 3}
+
+
 def storage_down_while_storing(stack: Stack) -> Outcome:
     """Azurite stops as the run starts downloading and stays down through several durable store attempts (each
     one opening the provider's download again), then comes back: the run completes with its one job."""
@@ -534,7 +539,7 @@ def storage_down_while_storing(stack: Stack) -> Outcome:
         wait_for_log(stack, lambda log: video_downloads(log) >= before + STORE_ATTEMPTS_WHILE_DOWN, timeout=180)
         stack.start_azurite()
 
-    return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage, timeout=180)
+    return play(stack, faults=(HELD_DOWNLOADS,), during=outage, timeout=180)
 
 
 STORE_ATTEMPTS_WHILE_DOWN = 6
@@ -562,7 +567,7 @@ def storage_down_past_expiry(stack: Stack) -> Outcome:
         time.sleep(max(0.0, expires + 2 - time.time()))  # storage stays down until the provider's copy is gone
         stack.start_azurite()
 
-    return play(stack, faults=({"operation": "content", "kind": "slow", "seconds": 1},), during=outage,
+    return play(stack, faults=(HELD_DOWNLOADS,), during=outage,
                 time_scale=SHORT_RETENTION_TIME_SCALE, timeout=120)  # fmt: skip
 
 
