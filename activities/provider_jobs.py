@@ -44,7 +44,7 @@ def create_provider_job(payload: dict) -> dict:
             model=request.model,
             width=request.width,
             height=request.height,
-            seconds=request.provider_seconds if request.api == "videos" else request.seconds,
+            seconds=request.seconds,  # each provider encodes it as its API wants ("8", 8, "8s")
             variants=request.variants,
             options=dict(request.provider_options),
             webhook_url=webhook_url(request, payload["run_id"], settings),

@@ -22,8 +22,10 @@ from emulators import processes
 
 DEFAULT_PROMPT = "A red panda making latte art in a cafe, soft morning light"
 FINAL = {"completed", "failed", "cancelled"}
-# Model ids of fal's queue: asking for one starts the fal emulator beside the Sora one.
+# Model ids of fal's queue and of Vertex AI Veo: asking for one starts that provider's emulator beside the Sora one.
 FAL_MODEL_PREFIXES = ("fal-ai/",)
+VERTEX_MODEL_PREFIXES = ("veo-",)
+VERTEX_PROJECT = "soraflow-local"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", default="4", help='videos API: "4", "8" or "12"; jobs API: 1-20')
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--api", choices=("videos", "jobs"), default="videos", help="Sora 2 videos or Sora 1 jobs")
-    fal_hint = "any model GET /api/models lists, e.g. fal-ai/veo3.1 (starts the fal emulator too)"
+    fal_hint = "any model GET /api/models lists, e.g. fal-ai/veo3.1 or veo-3.1-generate-001 (starts its emulator too)"
     parser.add_argument("--model", default=None, help=fal_hint)
     parser.add_argument("--variants", type=int, default=None, help="jobs API: 1-4 variants")
     parser.add_argument("--image", type=Path, default=None, help="a JPEG/PNG/WebP reference (image-to-video)")
@@ -97,6 +99,22 @@ def main(argv: list[str] | None = None) -> int:
                 "FAL_JWKS_URL": f"{fal.extra['url']}/.well-known/jwks.json",
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",  # fal's webhooks wake the run
             }
+        if args.model and args.model.startswith(VERTEX_MODEL_PREFIXES):
+            say("Starting the Vertex AI emulator (Veo, with an OAuth token endpoint for its service account)...")
+            vertex_token = secrets.token_urlsafe(16)
+            key_file = work / "vertex-service-account.json"
+            vertex = processes.start_vertex_emulator(
+                args=["--time-scale", str(args.time_scale), f"--api-key={vertex_token}", "--project", VERTEX_PROJECT,
+                      "--service-account-key", str(key_file), "--media-cache", str(work / "vertex-media")],
+                log_path=work / "vertex.log",
+            )  # fmt: skip
+            servers.append(vertex)
+            say(f"  {vertex.url} (service-account key {shown(key_file)})")
+            provider_settings = {
+                "VERTEX_PROJECT": VERTEX_PROJECT,
+                "VERTEX_ENDPOINT": vertex.url,
+                "VERTEX_CREDENTIALS": str(key_file),
+            }
         say("Starting soraflow on the local Functions host...")
         function_key = secrets.token_urlsafe(24)
         settings = processes.soraflow_settings(
@@ -140,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             server.stop(timeout=6)
         if servers:
             folder = shown(work)
-            say(f"Stopped the stack. Logs: {folder}/azurite.log, {folder}/sora.log, {folder}/host.log (and fal.log).")
+            logs = ", ".join(f"{folder}/{server.log_path.name}" for server in servers if server.log_path)
+            say(f"Stopped the stack. Logs: {logs}.")
 
 
 def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 
 from soraflow.config import DEFAULT_CREATE_RETRY_SECONDS, DEFAULT_POLLS_PER_EXECUTION, DEFAULT_STORE_RETRY_SECONDS
 from soraflow.runs import RunStatus
+from soraflow.video_request import VideoRequest
 
 
 class Step(StrEnum):
@@ -171,9 +172,9 @@ class RunInput:
 
     @property
     def provider(self) -> str:
-        """The registered provider the run's request was made for (runs recorded before providers were named: by
-        their Sora API)."""
-        return self.request.get("provider") or {"videos": "sora", "jobs": "sora-jobs"}.get(self.request.get("api"), "")
+        """The registered provider the run's request was made for (for runs recorded before providers were named,
+        the request model infers it)."""
+        return self.request.get("provider") or VideoRequest.from_dict(self.request).provider
 
     @property
     def wants_remix(self) -> bool:

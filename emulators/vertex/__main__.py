@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from emulators.vertex.emulator import DEFAULT_MAX_CONCURRENT_JOBS, Options, default_cache_dir
+from emulators.vertex.oauth import DEFAULT_TOKEN, ServiceAccount
 from emulators.vertex.server import create_app
 
 
@@ -45,6 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"running operations before creates get 429 (default {DEFAULT_MAX_CONCURRENT_JOBS})",
     )
     parser.add_argument(
+        "--service-account-key",
+        type=Path,
+        default=None,
+        help="write a service-account key file here whose token_uri is this emulator's POST /token (which grants "
+        "the --api-key token), for an app that authenticates with google-auth",
+    )
+    parser.add_argument(
         "--media-cache", type=Path, default=None, help=f"generated media cache (default {default_cache_dir()})"
     )
     return parser.parse_args(argv)
@@ -60,6 +68,14 @@ def main(argv: list[str] | None = None) -> None:
         time_scale=args.time_scale,
         max_concurrent_jobs=args.max_concurrent_jobs,
     )
+    service_account = None
+    if args.service_account_key is not None:
+        service_account = ServiceAccount(
+            project=options.project or "soraflow-local",
+            token_uri=f"http://{args.host}:{args.port}/token",
+            access_token=options.api_key or DEFAULT_TOKEN,
+        )
+        service_account.write_key_file(args.service_account_key)
     token = "must equal --api-key" if options.api_key else "any"
     print(
         f"Vertex AI Veo emulator on http://{args.host}:{args.port} (time scale {options.time_scale:g}, "
@@ -68,7 +84,14 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     # In-flight requests (a scripted slow fault holds one for minutes) get 2 s on shutdown, not aiohttp's 60.
-    web.run_app(create_app(options), host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=2.0)
+    web.run_app(
+        create_app(options, service_account),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=2.0,
+    )
 
 
 if __name__ == "__main__":

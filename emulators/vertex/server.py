@@ -17,7 +17,7 @@ from emulators.sora.emulator import EMULATOR, FAULT, LOG_ENTRY, STALL
 from emulators.sora.errors import ApiError
 from emulators.sora.faults import Fault
 from emulators.sora.media import MediaError
-from emulators.vertex import predict_api, storage_api
+from emulators.vertex import oauth, predict_api, storage_api
 from emulators.vertex.emulator import API, STORAGE_API, Options, VertexEmulator
 from emulators.vertex.errors import AUTH_HELP, GoogleError, error_info, fault_error
 
@@ -112,7 +112,7 @@ async def _serve(request: web.Request, handler, emulator: VertexEmulator, api: s
 async def pipeline(request: web.Request, handler):
     """Log every API call, apply faults, check auth, and turn every failure into Google's error body."""
     emulator = request.app[EMULATOR]
-    if request.path.startswith("/_emulator/"):
+    if request.path.startswith("/_emulator/") or request.path == "/token":  # admin and OAuth: no Bearer token
         try:
             return await handler(request)
         except ApiError as exc:
@@ -148,9 +148,12 @@ def admin_routes() -> list[web.RouteDef]:
     return [route for route in admin.routes() if route.path != "/_emulator/videos/import"]
 
 
-def create_app(options: Options) -> web.Application:
-    """The emulator as an aiohttp application."""
+def create_app(options: Options, service_account: oauth.ServiceAccount | None = None) -> web.Application:
+    """The emulator as an aiohttp application; with `service_account`, also its OAuth token endpoint."""
     app = web.Application(middlewares=[pipeline], client_max_size=MAX_BODY_BYTES)
     app[EMULATOR] = VertexEmulator(options)
     app.add_routes(predict_api.routes() + storage_api.routes() + admin_routes())
+    if service_account is not None:
+        app[oauth.SERVICE_ACCOUNT] = service_account
+        app.add_routes(oauth.routes())
     return app

@@ -57,6 +57,19 @@ def test_the_run_command_makes_a_fal_video_on_the_fal_emulator(tmp_path):
     assert abs(media.duration - 4) < 0.3
 
 
+def test_the_run_command_makes_a_vertex_video_with_tokens_from_the_emulators_service_account(tmp_path):
+    result = run_stack(tmp_path, "--model", "veo-3.1-fast-generate-001", "--seconds", "6", "--size", "720x1280")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Starting the Vertex AI emulator" in out and "completed" in out
+    run_id = out.split("Submitted run ", 1)[1].split(":", 1)[0]
+    media = probe(tmp_path / "out" / run_id / "video.mp4")
+    assert (media.width, media.height, media.audio_codec) == (720, 1280, "aac")
+    assert abs(media.duration - 6) < 0.3
+    assert "vertex.log" in out.rsplit("Stopped the stack", 1)[1]
+
+
 def test_a_refused_request_is_reported_and_fails_the_command(tmp_path):
     result = run_stack(tmp_path, "--seconds", "5")  # Sora 2 takes 4, 8 or 12
 

@@ -529,3 +529,16 @@ def test_a_providers_own_queue_position_is_shown_while_generating():
     _, context = play(run_input(), provider)
     generating = [s for s in context.custom_statuses if s["status"] == "generating"]
     assert generating and generating[0]["queue_position"] == 4
+
+
+@pytest.mark.parametrize(("api", "provider"), [("videos", "sora"), ("jobs", "sora-jobs")])
+def test_a_run_recorded_before_providers_were_named_is_routed_to_its_sora_api(api, provider):
+    data = run_input()
+    request = {key: value for key, value in data["request"].items() if key != "provider"}
+    request["api"] = api
+    assert RunInput.from_dict({**data, "request": request}).provider == provider
+
+
+def test_a_run_names_the_provider_its_request_was_made_for():
+    data = run_input()
+    assert RunInput.from_dict({**data, "request": {**data["request"], "provider": "fal"}}).provider == "fal"
