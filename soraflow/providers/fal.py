@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from soraflow.providers.job import (
     require_object,
     require_text,
 )
+from soraflow.providers.push import PushedUpdate, WebhookRefused
 from soraflow.providers.status import JobStatus
 from soraflow.providers.transport import MAX_DOWNLOAD_BYTES, Download, Transport
 from soraflow.quota import QuotaLimits, quota_key
@@ -448,6 +450,10 @@ class FalProvider(DeclaredProvider):
     def client(self, settings: Settings) -> FalClient:
         return fal_client(settings)
 
+    def webhook_verifier(self, settings: Settings) -> FalWebhookVerifier:
+        """How `POST /api/webhooks/fal` proves a delivery is fal's: Ed25519 against FAL_JWKS_URL's keys."""
+        return webhook_verifier(settings.fal_jwks_url)
+
     def probe(self, settings: Settings) -> None:
         """fal has no cheap authenticated read: a status call for a request id that cannot exist must be a 404,
         while a wrong key is a 401."""
@@ -485,17 +491,7 @@ MAX_JWKS_BYTES = 64 * 1024
 WEBHOOK_HEADERS = ("x-fal-webhook-request-id", "x-fal-webhook-user-id", "x-fal-webhook-timestamp")
 
 
-class WebhookRefused(Exception):
-    """A webhook that is not provably from fal (bad or missing signature, stale timestamp); the reason says which."""
-
-
-@dataclass(frozen=True)
-class FalWebhook:
-    """A verified delivery: fal's request id, its status (OK or ERROR) and the error fal reported, if any."""
-
-    request_id: str
-    status: str
-    error: str | None = None
+SIGNATURE_HEADER = "x-fal-webhook-signature"
 
 
 class FalWebhookVerifier:
@@ -510,24 +506,28 @@ class FalWebhookVerifier:
         self._keys: list = []
         self._fetched_at: float | None = None
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> FalWebhook:
+    def verify(self, headers: Mapping[str, str], body: bytes) -> PushedUpdate:
         """The delivery's content when fal signed exactly these headers and body within ±5 minutes; else raises."""
         lowered = {name.lower(): value for name, value in headers.items()}
         values = [lowered.get(name, "").strip() for name in WEBHOOK_HEADERS]
-        signature_hex = lowered.get("x-fal-webhook-signature", "").strip()
+        signature_hex = lowered.get(SIGNATURE_HEADER, "").strip()
         missing = [name for name, value in zip(WEBHOOK_HEADERS, values, strict=True) if not value]
         if missing or not signature_hex:
-            raise WebhookRefused(f"missing header {(missing or ['x-fal-webhook-signature'])[0]}")
+            header = (missing or [SIGNATURE_HEADER])[0]
+            raise WebhookRefused(f"missing header {header}", header=header)
         request_id, user_id, timestamp = values
         if not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
-            raise WebhookRefused("x-fal-webhook-timestamp is more than 5 minutes from now (a replay, or a bad clock)")
+            raise WebhookRefused(
+                "x-fal-webhook-timestamp is more than 5 minutes from now (a replay, or a bad clock)",
+                header="x-fal-webhook-timestamp",
+            )
         try:
             signature = bytes.fromhex(signature_hex)
         except ValueError:
-            raise WebhookRefused("x-fal-webhook-signature is not hex") from None
+            raise WebhookRefused(f"{SIGNATURE_HEADER} is not hex", header=SIGNATURE_HEADER) from None
         message = "\n".join([request_id, user_id, timestamp, hashlib.sha256(body).hexdigest()]).encode()
         if not self._verified(signature, message):
-            raise WebhookRefused("the signature does not verify with any key of FAL_JWKS_URL")
+            raise WebhookRefused("the signature does not verify with any key of FAL_JWKS_URL", header=SIGNATURE_HEADER)
         return _webhook_content(request_id, body)
 
     def _verified(self, signature: bytes, message: bytes) -> bool:
@@ -585,12 +585,25 @@ def _fetch_jwks(url: str) -> Any:
         raise ConfigurationError("FAL_JWKS_URL", f"could not be read ({type(error).__name__}: {error})") from None
 
 
-def _webhook_content(request_id: str, body: bytes) -> FalWebhook:
+def _webhook_content(request_id: str, body: bytes) -> PushedUpdate:
     try:
         parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise WebhookRefused("the body is not JSON") from None
+        raise WebhookRefused("the body is not JSON", header="body") from None
     if not isinstance(parsed, Mapping) or parsed.get("request_id", request_id) != request_id:
-        raise WebhookRefused("the body's request_id differs from x-fal-webhook-request-id")
+        raise WebhookRefused("the body's request_id differs from x-fal-webhook-request-id", header="body")
     status = parsed.get("status") if isinstance(parsed.get("status"), str) else "OK"
-    return FalWebhook(request_id=request_id, status=status, error=optional_text(parsed.get("error")))
+    return PushedUpdate(request_id=request_id, status=status, error=optional_text(parsed.get("error")))
+
+
+_verifiers: dict[str, FalWebhookVerifier] = {}
+_verifiers_lock = threading.Lock()
+
+
+def webhook_verifier(jwks_url: str) -> FalWebhookVerifier:
+    """The shared verifier for FAL_JWKS_URL (it caches the key set between deliveries)."""
+    with _verifiers_lock:
+        verifier = _verifiers.get(jwks_url)
+        if verifier is None:
+            verifier = _verifiers[jwks_url] = FalWebhookVerifier(jwks_url)
+        return verifier

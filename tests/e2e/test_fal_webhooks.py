@@ -15,6 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from tests.e2e.conftest import TIME_SCALE
 from tests.e2e.fal_app import FalApp, fal_app
 
 SLOW_POLL_SECONDS = "30"
@@ -89,7 +90,17 @@ def test_a_fal_webhook_wakes_the_run_while_polling_is_slow(stack):
     assert finished["status"] in ("downloading", "completed")
 
 
-def test_forged_replayed_and_stray_webhooks_are_refused_or_ignored_and_change_nothing(stack):
+@pytest.fixture
+def real_time_fal(stack: FalApp) -> Iterator[FalApp]:
+    """fal renders in real time (the clock is moved on by hand); the module's fast scale again afterwards."""
+    stack.fal_admin("POST", "reset", {"time_scale": 1})
+    yield stack
+    stack.fal_admin("POST", "reset", {"time_scale": TIME_SCALE})
+
+
+def test_forged_replayed_and_stray_webhooks_are_refused_or_ignored_and_change_nothing(real_time_fal):
+    # Renders are real-time while the forgeries are sent, so fal's own delivery cannot arrive first.
+    stack = real_time_fal
     run = stack.app.start(model="fal-ai/veo3.1/fast", seconds="4")
     request_id = submitted_request_id(stack, run["id"])
     body = json.dumps({"request_id": request_id, "status": "OK", "payload": {}}).encode()
@@ -99,14 +110,34 @@ def test_forged_replayed_and_stray_webhooks_are_refused_or_ignored_and_change_no
                                                             timestamp=int(time.time()) - 600))  # fmt: skip
     unsigned = post_webhook(stack, run["id"], body, {"content-type": "application/json"})
     assert (forged.status_code, replayed.status_code, unsigned.status_code) == (401, 401, 401)
+    fields = [answer.json()["errors"][0]["field"] for answer in (forged, replayed, unsigned)]
+    assert fields == ["x-fal-webhook-signature", "x-fal-webhook-timestamp", "x-fal-webhook-request-id"]
     assert webhook_record(stack, run["id"]) is None
 
     stray = post_webhook(stack, "no-such-run-0000", body, signed(fal_key(stack), request_id, body))
     assert stray.status_code == 200 and stray.json()["ignored"] is True
 
     # fal's own delivery for the run is accepted and recorded.
+    stack.fal_admin("POST", "time/advance", {"seconds": 3600})
     wait_delivered(stack, run["id"])
     assert webhook_record(stack, run["id"])["request_id"] == request_id
+
+
+def test_a_fal_signed_webhook_for_another_providers_run_is_ignored(stack):
+    sora_run = stack.app.start(seconds="4")  # the default provider: the Sora emulator
+    body = json.dumps({"request_id": "req-for-sora", "status": "OK", "payload": {}}).encode()
+    answer = post_webhook(stack, sora_run["id"], body, signed(fal_key(stack), "req-for-sora", body))
+    assert answer.status_code == 200
+    assert (answer.json()["ignored"], answer.json()["reason"]) == (True, "the run is not a fal run")
+    assert webhook_record(stack, sora_run["id"]) is None
+
+
+@pytest.mark.parametrize("provider", ["vertex", "sora", "no-such-provider", "..%2Ffal"])
+def test_a_webhook_for_a_provider_that_does_not_push_is_a_404(stack, provider):
+    answer = httpx.post(f"{stack.app.url}/api/webhooks/{provider}", params={"run": "x"}, content=b"{}")
+    assert answer.status_code == 404
+    if answer.headers.get("content-type", "").startswith("application/problem+json"):
+        assert "these do: fal" in answer.json()["detail"]
 
 
 def test_a_submit_whose_answer_was_lost_is_adopted_from_the_webhook(stack, tmp_path):
