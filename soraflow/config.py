@@ -66,6 +66,7 @@ class Settings:
     fal_queue_url: str = DEFAULT_FAL_QUEUE_URL
     fal_max_concurrent_jobs: int = 2
     fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
+    fal_extra_models: str | None = None
     vertex_project: str | None = None
     vertex_location: str = DEFAULT_VERTEX_LOCATION
     vertex_endpoint: str | None = None
@@ -100,6 +101,7 @@ class Settings:
             fal_queue_url=_url(env, "FAL_QUEUE_URL", DEFAULT_FAL_QUEUE_URL),
             fal_max_concurrent_jobs=_integer(env, "FAL_MAX_CONCURRENT_JOBS", default=2, minimum=1),
             fal_jwks_url=_url(env, "FAL_JWKS_URL", DEFAULT_FAL_JWKS_URL),
+            fal_extra_models=_text(env, "FAL_EXTRA_MODELS") or None,
             vertex_project=vertex_project,
             vertex_location=_vertex_location(env),
             vertex_endpoint=_url(env, "VERTEX_ENDPOINT", None),

@@ -18,7 +18,7 @@ from soraflow.config import Settings, request_trigger, task_hub_name
 from soraflow.errors import ConfigurationError, SoraflowError
 from soraflow.model_table import load_model_table
 from soraflow.pricing import load_price_table
-from soraflow.providers.registry import configured_providers
+from soraflow.providers.registry import configured_models, configured_providers
 from soraflow.storage import output_store
 
 bp = df.Blueprint()
@@ -61,6 +61,7 @@ def check_readiness() -> tuple[int, dict]:
         settings = Settings.from_env()
         load_model_table(settings.sora_extra_models)  # every start reads these two: a typo would fail them all
         load_price_table(settings.sora_pricing)
+        configured_models(settings)  # each configured provider's model table (FAL_EXTRA_MODELS, ...)
     except ConfigurationError as exc:
         settings = None
         checks["settings"] = setting_problem(exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -194,22 +195,115 @@ FAL_MODELS: tuple[FalModel, ...] = (
         image_fields={"resolution": "768P"},
     ),
 )
-_MODELS_BY_NAME = {model.model: model for model in FAL_MODELS}
+BUILT_IN_MODELS: Mapping[str, FalModel] = {model.model: model for model in FAL_MODELS}
+_SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+_EXTRA_FIELDS = frozenset(
+    {"like", "text_endpoint", "image_endpoint", "sizes", "seconds", "default_size", "default_seconds", "audio",
+     "usd_per_second", "page"}
+)  # fmt: skip
 
 
-def fal_model(name: str) -> FalModel:
-    """The built-in fal model `name`, or a 400 naming the models there are."""
-    model = _MODELS_BY_NAME.get(name)
+def fal_models(settings: Settings) -> Mapping[str, FalModel]:
+    """The built-in models and those FAL_EXTRA_MODELS adds (read once per value of the setting)."""
+    if not settings.fal_extra_models:
+        return BUILT_IN_MODELS
+    return {**BUILT_IN_MODELS, **_extra_models(settings.fal_extra_models)}
+
+
+@functools.lru_cache(maxsize=8)
+def _extra_models(raw: str) -> Mapping[str, FalModel]:
+    """FAL_EXTRA_MODELS: {"<fal endpoint id>": {...}}, each entry like a built-in (`like`) or declared in full."""
+    try:
+        table = json.loads(raw)
+    except ValueError as error:
+        raise ConfigurationError("FAL_EXTRA_MODELS", f"is not JSON ({error})") from None
+    if not isinstance(table, dict) or not table:
+        raise ConfigurationError("FAL_EXTRA_MODELS", 'must be a JSON object of model ids, e.g. {"fal-ai/x": {...}}')
+    return {name: _extra_model(name, entry) for name, entry in table.items()}
+
+
+def _extra_model(name: str, entry: Any) -> FalModel:
+    def bad(message: str) -> ConfigurationError:
+        return ConfigurationError("FAL_EXTRA_MODELS", f"model {name[:80]!r}: {message}")
+
+    if not _ENDPOINT_ID.match(name) or ".." in name.split("/"):
+        raise bad("the id must be a fal endpoint id such as fal-ai/wan/v2.2-a14b/text-to-video")
+    if not isinstance(entry, dict):
+        raise bad("must be an object (sizes, seconds, usd_per_second, ... or like)")
+    unknown = sorted(set(entry) - _EXTRA_FIELDS)
+    if unknown:
+        raise bad(f"unknown field {unknown[0]!r}; the fields are {', '.join(sorted(_EXTRA_FIELDS))}")
+    base = None
+    if "like" in entry:
+        base = BUILT_IN_MODELS.get(entry["like"]) if isinstance(entry["like"], str) else None
+        if base is None:
+            raise bad(f"like must name a built-in model: {', '.join(BUILT_IN_MODELS)}")
+    for endpoint_field in ("text_endpoint", "image_endpoint"):
+        value = entry.get(endpoint_field)
+        if value is not None and (not isinstance(value, str) or not _ENDPOINT_ID.match(value) or ".." in value):
+            raise bad(f"{endpoint_field} must be a fal endpoint id")
+    sizes = entry.get("sizes", base.sizes if base else None)
+    if not isinstance(sizes, Mapping) or not sizes or not all(
+        isinstance(size, str) and _SIZE.match(size) and isinstance(fields, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+        for size, fields in sizes.items()
+    ):  # fmt: skip
+        raise bad('sizes must map "WxH" to the fal fields that make it, e.g. {"1280x720": {"aspect_ratio": "16:9"}}')
+    seconds = entry.get("seconds", base.seconds if base else None)
+    if isinstance(seconds, list):
+        seconds = {str(value): str(value) for value in seconds if isinstance(value, int | str)} if seconds else None
+    if not isinstance(seconds, Mapping) or not seconds or not all(
+        isinstance(k, str) and k.isdigit() and 0 < int(k) <= 60 and (v is None or isinstance(v, str))
+        for k, v in seconds.items()
+    ):  # fmt: skip
+        raise bad('seconds must list whole seconds, or map them to fal\'s duration values, e.g. {"5": "5s"}')
+    prices = entry.get("usd_per_second", base.usd_per_second if base else None)
+    if isinstance(prices, int | float) and not isinstance(prices, bool):
+        prices = {"*": float(prices)}
+    if not isinstance(prices, Mapping) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 100 for v in prices.values()
+    ):
+        raise bad('usd_per_second must be a price per second (0.05) or a table ({"*": 0.05, "*+audio": 0.1})')
+    default_size = entry.get("default_size", next(iter(sizes)))
+    default_seconds = str(entry.get("default_seconds", next(iter(seconds))))
+    if default_size not in sizes or default_seconds not in seconds:
+        raise bad("default_size and default_seconds must be among its sizes and seconds")
+    audio = entry.get("audio", base.audio if base else False)
+    if not isinstance(audio, bool):
+        raise bad("audio must be true or false")
+    page = entry.get("page", f"https://fal.ai/models/{name}")
+    return FalModel(
+        model=name,
+        text_endpoint=entry.get("text_endpoint", name),
+        image_endpoint=entry.get("image_endpoint"),
+        sizes={size: dict(fields) for size, fields in sizes.items()},
+        seconds=dict(seconds),
+        default_size=default_size,
+        default_seconds=default_seconds,
+        audio=audio,
+        options=dict(base.options) if base else {},
+        usd_per_second={key: float(value) for key, value in prices.items()},
+        page=page if isinstance(page, str) else f"https://fal.ai/models/{name}",
+        image_drops=base.image_drops if base else (),
+        image_fields=dict(base.image_fields) if base else {},
+    )
+
+
+def fal_model(name: str, models: Mapping[str, FalModel] = BUILT_IN_MODELS) -> FalModel:
+    """The fal model `name`, or a 400 naming the models there are."""
+    model = models.get(name)
     if model is None:
         raise RequestValidationError(
-            FieldError("model", f"model must be one of {', '.join(_MODELS_BY_NAME)} for fal; got {name!r:.80}")
+            FieldError("model", f"model must be one of {', '.join(models)} for fal; got {name!r:.80}")
         )
     return model
 
 
-def fal_input(spec: JobSpec, image_url: str | None = None) -> tuple[str, dict[str, Any]]:
+def fal_input(
+    spec: JobSpec, image_url: str | None = None, models: Mapping[str, FalModel] = BUILT_IN_MODELS
+) -> tuple[str, dict[str, Any]]:
     """The endpoint to submit `spec` to and the body fal's schema for it takes (enum values as fal's strings)."""
-    model = fal_model(spec.model)
+    model = fal_model(spec.model, models)
     endpoint = model.image_endpoint if image_url else model.text_endpoint
     if endpoint is None:
         raise RequestValidationError(FieldError("input_reference", f"input_reference is not supported by {spec.model}"))
@@ -338,8 +432,9 @@ class FalClient:
     # fal's queue has no "list my requests": a lost submit answer is recovered from the webhook instead.
     lists_jobs = False
 
-    def __init__(self, transport: Transport):
+    def __init__(self, transport: Transport, models: Mapping[str, FalModel] = BUILT_IN_MODELS):
         self._transport = transport
+        self._models = models
         self._cdn_session: requests.Session | None = None
 
     def close(self) -> None:
@@ -353,7 +448,7 @@ class FalClient:
             raise RequestValidationError(
                 FieldError("variants", f"fal makes one video per request, got {spec.variants}")
             )
-        endpoint, body = fal_input(spec, reference_data_uri(spec))
+        endpoint, body = fal_input(spec, reference_data_uri(spec), self._models)
         params = {"fal_webhook": spec.webhook_url} if spec.webhook_url else None
         reply = self._transport.call_json(
             "POST", endpoint, operation="create", idempotent=False, json_body=body, params=params
@@ -372,7 +467,7 @@ class FalClient:
 
     def job_for_pushed_request(self, model: str, request_id: str) -> ProviderJob:
         """The job of a request fal's webhook named (its submit answer lost), read from its status."""
-        return self.get_job(fal_job_id(fal_model(model).text_endpoint, request_id))
+        return self.get_job(fal_job_id(fal_model(model, self._models).text_endpoint, request_id))
 
     def get_job(self, job_id: str) -> ProviderJob:
         """The request's status, with its queue position or logs."""
@@ -439,7 +534,7 @@ class FalProvider(DeclaredProvider):
         return bool(settings.fal_key)
 
     def declared_models(self, settings: Settings) -> list[ModelCapabilities]:
-        return [model.capabilities() for model in FAL_MODELS]
+        return [model.capabilities() for model in fal_models(settings).values()]
 
     def quota(self, settings: Settings) -> dict | None:
         if not settings.sora_quota_gate:
@@ -470,13 +565,14 @@ _clients: dict[tuple, FalClient] = {}
 
 def fal_client(settings: Settings) -> FalClient:
     """The shared client for FAL_QUEUE_URL and FAL_KEY, built on first use."""
-    key = (settings.fal_queue_url, settings.fal_key)
+    key = (settings.fal_queue_url, settings.fal_key, settings.fal_extra_models)
     client = _clients.get(key)
     if client is None:
         if not settings.fal_key:
             raise ConfigurationError("FAL_KEY", "is not set; fal.ai needs an API key (fal.ai dashboard, API keys)")
         endpoint = Endpoint(settings.fal_queue_url.rstrip("/"))
-        client = _clients[key] = FalClient(Transport(endpoint, FalKeyAuth(settings.fal_key), api=API))
+        transport = Transport(endpoint, FalKeyAuth(settings.fal_key), api=API)
+        client = _clients[key] = FalClient(transport, fal_models(settings))
     return client
 
 

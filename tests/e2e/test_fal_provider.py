@@ -3,6 +3,7 @@ the bytes in Blob Storage are checked, and the emulators' request logs say which
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -15,9 +16,22 @@ from tests.media import image_bytes, probe
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, azurite_connection_string: str) -> Iterator[FalApp]:
-    with fal_app(tmp_path_factory.mktemp("fal-e2e"), azurite_connection_string) as started:
+    work = tmp_path_factory.mktemp("fal-e2e")
+    with fal_app(work, azurite_connection_string, FAL_EXTRA_MODELS=json.dumps(EXTRA_MODELS)) as started:
         render_silent_kling_once(started)
         yield started
+
+
+# A fal model soraflow has not built in, added by setting: MiniMax Hailuo 02 Pro (1080p, always 6 s, no duration field).
+HAILUO_PRO = "fal-ai/minimax/hailuo-02/pro"
+EXTRA_MODELS = {
+    HAILUO_PRO: {
+        "text_endpoint": f"{HAILUO_PRO}/text-to-video",
+        "sizes": {"1920x1080": {}},
+        "seconds": {"6": None},
+        "usd_per_second": 0.08,
+    }
+}
 
 
 def render_silent_kling_once(stack: FalApp) -> None:
@@ -143,3 +157,21 @@ def test_faults_end_right_with_exactly_one_job(stack, fault, tmp_path):
     assert len(stack.fal_jobs()) == before + 1
     hits = stack.fal_admin("GET", "faults").json()["faults"]
     assert all(f["hits"] >= 1 for f in hits), hits  # the fault really happened
+
+
+def test_a_fal_model_added_by_setting_is_listed_priced_and_rendered(stack, tmp_path):
+    models = stack.app.http.get(f"{stack.app.url}/api/models").json()["data"]
+    [listed] = [m for m in models if m["model"] == HAILUO_PRO]
+    assert (listed["provider"], listed["sizes"], listed["seconds"]) == ("fal", ["1920x1080"], ["6"])
+    assert listed["price"]["usd_per_second"] == {"*": 0.08}
+
+    refused = stack.app.post_video(json={"prompt": "a kite", "model": HAILUO_PRO, "seconds": "10"})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "seconds"
+
+    run = stack.app.run(model=HAILUO_PRO, size="1920x1080", seconds="6")
+    media = stored_video(stack, run, tmp_path)
+    assert (media.width, media.height) == (1920, 1080)
+    assert media.duration == pytest.approx(6, abs=0.3)
+    assert run["cost"]["estimated_usd"] == pytest.approx(0.48)
+    submit = stack.fal_jobs()[-1]
+    assert submit["path"] == f"/{HAILUO_PRO}/text-to-video"

@@ -109,6 +109,15 @@ def test_an_unknown_trigger_source_is_not_ready_naming_the_setting_and_the_choic
     assert "EventGrid or LogsAndContainerScan" in check["message"]
 
 
+def test_a_malformed_fal_model_table_is_not_ready_naming_the_setting(settings):
+    settings |= {"FAL_KEY": "k", "FAL_EXTRA_MODELS": '{"fal-ai/x": {"sizes": {"wide": {}}, "seconds": ["5"]}}'}
+    status, body = call(readiness, "health/ready")
+    assert status == 503
+    check = body["checks"]["settings"]
+    assert (check["ok"], check["setting"]) == (False, "FAL_EXTRA_MODELS")
+    assert "'fal-ai/x'" in check["message"] and "sizes" in check["message"]
+
+
 def test_a_missing_task_hub_is_not_ready_naming_it(settings):
     del settings["TASKHUB_NAME"]
     status, body = call(readiness, "health/ready")

@@ -12,13 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from soraflow.config import Settings
-from soraflow.errors import RequestValidationError
+from soraflow.errors import ConfigurationError, RequestValidationError
 from soraflow.providers.fal import (
+    BUILT_IN_MODELS,
     FalProvider,
     FalWebhookVerifier,
     WebhookRefused,
     fal_input,
     fal_job_id,
+    fal_models,
     parse_status,
     reference_data_uri,
     split_job_id,
@@ -280,3 +282,58 @@ def test_a_key_fal_rotated_in_is_found_by_one_refetch(fal):
     now[0] += 120
     assert check.verify(*fal.delivery(timestamp=int(now[0]))).request_id == "req-1"
     assert fal.fetches == 2
+
+
+def extra(table) -> Settings:
+    return Settings.from_env({"FAL_KEY": "k", "FAL_EXTRA_MODELS": json.dumps(table)})
+
+
+def test_a_fal_model_added_by_setting_is_declared_beside_the_built_in_ones():
+    settings = extra({"fal-ai/wan/v2.2-a14b/text-to-video": {"sizes": {"1280x720": {"resolution": "720p"}},
+                                                             "seconds": ["5"], "usd_per_second": 0.08}})  # fmt: skip
+    models = {caps.model: caps for caps in FalProvider().models(settings)}
+    added = models["fal-ai/wan/v2.2-a14b/text-to-video"]
+    assert set(BUILT_IN_MODELS) < set(models)
+    assert (added.sizes, added.seconds, added.reference, added.audio) == (("1280x720",), ("5",), None, False)
+    assert added.usd_per_second == {"*": 0.08} and added.pushes_completion and not added.lists_jobs
+    endpoint, body = fal_input(spec(model=added.model, size="1280x720", seconds="5"), None, fal_models(settings))
+    assert (endpoint, body) == (added.model, {"prompt": "a paper boat", "resolution": "720p", "duration": "5"})
+
+
+def test_a_fal_model_added_like_a_built_in_one_takes_its_table_under_its_own_endpoints():
+    settings = extra({"fal-ai/veo3.2": {"like": "fal-ai/veo3.1", "image_endpoint": "fal-ai/veo3.2/image-to-video"}})
+    added = fal_models(settings)["fal-ai/veo3.2"]
+    veo = BUILT_IN_MODELS["fal-ai/veo3.1"]
+    assert (added.sizes, added.seconds, added.options, added.audio) == (veo.sizes, veo.seconds, veo.options, True)
+    assert added.image_endpoint == "fal-ai/veo3.2/image-to-video" and added.text_endpoint == "fal-ai/veo3.2"
+    endpoint, _ = fal_input(spec(model="fal-ai/veo3.2", size="1280x720", seconds="8"), "data:x", fal_models(settings))
+    assert endpoint == "fal-ai/veo3.2/image-to-video"
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ("not json", "is not JSON"),
+        ([], "JSON object"),
+        ({"https://evil.test/x": {"like": "fal-ai/veo3.1"}}, "fal endpoint id"),
+        ({"fal-ai/../x": {"like": "fal-ai/veo3.1"}}, "fal endpoint id"),
+        ({"fal-ai/x": "veo"}, "must be an object"),
+        ({"fal-ai/x": {"like": "fal-ai/nope"}}, "like must name a built-in"),
+        ({"fal-ai/x": {"sizes": {"1280x720": {}}}}, "seconds must"),
+        ({"fal-ai/x": {"seconds": ["5"]}}, "sizes must"),
+        ({"fal-ai/x": {"sizes": {"wide": {}}, "seconds": ["5"]}}, "sizes must"),
+        ({"fal-ai/x": {"sizes": {"1280x720": {}}, "seconds": ["five"]}}, "seconds must"),
+        ({"fal-ai/x": {"like": "fal-ai/veo3.1", "usd_per_second": "cheap"}}, "usd_per_second must"),
+        ({"fal-ai/x": {"like": "fal-ai/veo3.1", "default_seconds": "12"}}, "default_size and default_seconds"),
+        ({"fal-ai/x": {"like": "fal-ai/veo3.1", "audio": "yes"}}, "audio must"),
+        ({"fal-ai/x": {"like": "fal-ai/veo3.1", "text_endpoint": "../x"}}, "text_endpoint must"),
+        ({"fal-ai/x": {"like": "fal-ai/veo3.1", "colour": "red"}}, "unknown field 'colour'"),
+    ],
+)
+def test_a_malformed_fal_model_table_names_the_setting_and_what_is_wrong(table, words):
+    raw = table if isinstance(table, str) else json.dumps(table)
+    settings = Settings.from_env({"FAL_KEY": "k", "FAL_EXTRA_MODELS": raw})
+    with pytest.raises(ConfigurationError) as raised:
+        FalProvider().models(settings)
+    assert raised.value.setting == "FAL_EXTRA_MODELS"
+    assert words in str(raised.value)
