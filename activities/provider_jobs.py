@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import azure.durable_functions as df
@@ -29,6 +30,8 @@ CREATE_PROVIDER_JOB = "create_provider_job"
 REMIX_PROVIDER_JOB = "remix_provider_job"
 GET_PROVIDER_JOB = "get_provider_job"
 DELETE_PROVIDER_JOB = "delete_provider_job"
+# A provider that fetches the reference does so when the job starts, which the quota gate keeps soon after create.
+REFERENCE_URL_TTL = timedelta(hours=1)
 
 
 @bp.function_name(CREATE_PROVIDER_JOB)
@@ -50,9 +53,13 @@ def create_provider_job(payload: dict) -> dict:
             webhook_url=webhook_url(request, payload["run_id"], settings),
         )
         provider = client_for(request.provider, settings)
+        caps = plugin_for(request).capabilities(request.model, settings)
         intent = JobIntent.for_spec(spec, at=ledger.clock())
         reference = payload.get("reference")
-        return ledger.start(provider, intent, lambda: provider.create_job(with_reference(spec, reference))).to_dict()
+        fetched = caps is not None and caps.reference is not None and caps.reference.transport == "url"
+        return ledger.start(
+            provider, intent, lambda: provider.create_job(with_reference(spec, reference, as_url=fetched))
+        ).to_dict()
 
 
 @bp.function_name(REMIX_PROVIDER_JOB)
@@ -78,11 +85,19 @@ def webhook_url(request: VideoRequest, run_id: str, settings: Settings) -> str |
     return f"{base.rstrip('/')}/api/webhooks/{request.provider}?{urlencode({'run': run_id})}"
 
 
-def with_reference(spec: JobSpec, reference: dict | None) -> JobSpec:
-    """The spec with the run's prepared reference image read from Blob Storage (only when a create is sent)."""
+def with_reference(spec: JobSpec, reference: dict | None, *, as_url: bool = False) -> JobSpec:
+    """The spec with the run's prepared reference image read from Blob Storage (only when a create is sent), or,
+    `as_url`, a read-only URL to it for a provider that fetches its reference (valid REFERENCE_URL_TTL)."""
     if not reference:
         return spec
-    reader = output_store().open_read(reference["blob"])
+    store = output_store()
+    if as_url:
+        found = store.find(reference["blob"])
+        content_type = (found.content_type if found else None) or "image/png"
+        url = store.read_url(reference["blob"], ttl=REFERENCE_URL_TTL)
+        image = InputReference(b"", "reference." + content_type.split("/")[-1], content_type, url=url)
+        return dataclasses.replace(spec, input_reference=image)
+    reader = store.open_read(reference["blob"])
     content_type = reader.blob.content_type or "image/png"
     image = InputReference(reader.read(), "reference." + content_type.split("/")[-1], content_type)
     return dataclasses.replace(spec, input_reference=image)

@@ -67,6 +67,7 @@ class Settings:
     fal_max_concurrent_jobs: int = 2
     fal_jwks_url: str = DEFAULT_FAL_JWKS_URL
     fal_extra_models: str | None = None
+    fal_reference_transport: str = "data-uri"
     vertex_project: str | None = None
     vertex_location: str = DEFAULT_VERTEX_LOCATION
     vertex_endpoint: str | None = None
@@ -102,6 +103,7 @@ class Settings:
             fal_max_concurrent_jobs=_integer(env, "FAL_MAX_CONCURRENT_JOBS", default=2, minimum=1),
             fal_jwks_url=_url(env, "FAL_JWKS_URL", DEFAULT_FAL_JWKS_URL),
             fal_extra_models=_text(env, "FAL_EXTRA_MODELS") or None,
+            fal_reference_transport=_choice(env, "FAL_REFERENCE_TRANSPORT", ("data-uri", "url"), default="data-uri"),
             vertex_project=vertex_project,
             vertex_location=_vertex_location(env),
             vertex_endpoint=_url(env, "VERTEX_ENDPOINT", None),
@@ -189,6 +191,13 @@ def _text(env: Mapping[str, str], name: str, *, default: str = "", required: boo
             raise ConfigurationError(name, "is not set")
         return default
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    raw = _text(env, name, default=default).lower()
+    if raw not in choices:
+        raise ConfigurationError(name, f"must be one of {', '.join(choices)}, got {raw[:40]!r}")
+    return raw
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

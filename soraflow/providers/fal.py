@@ -83,7 +83,7 @@ class FalModel:
     image_drops: tuple[str, ...] = ()
     image_fields: Mapping[str, str] = field(default_factory=dict)
 
-    def capabilities(self) -> ModelCapabilities:
+    def capabilities(self, reference_transport: str = "data-uri") -> ModelCapabilities:
         return ModelCapabilities(
             provider="fal",
             model=self.model,
@@ -91,7 +91,7 @@ class FalModel:
             seconds=tuple(self.seconds),
             default_size=self.default_size,
             default_seconds=self.default_seconds,
-            reference=ReferenceImage(transport="data-uri") if self.image_endpoint else None,
+            reference=ReferenceImage(transport=reference_transport) if self.image_endpoint else None,
             max_variants=1,
             remix=False,
             audio=self.audio,
@@ -330,10 +330,13 @@ def fal_input(
 
 
 def reference_data_uri(spec: JobSpec) -> str | None:
-    """The spec's reference image as a `data:` URI (fal fetches http(s) URLs or decodes data URIs)."""
+    """The spec's reference image as fal's `image_url`: its read-only URL where the run made one
+    (FAL_REFERENCE_TRANSPORT=url), else a `data:` URI (fal fetches http(s) URLs or decodes data URIs)."""
     reference = spec.input_reference
     if reference is None:
         return None
+    if reference.url is not None:
+        return reference.url
     if not isinstance(reference.content, bytes) or not reference.content:
         raise RequestValidationError(FieldError("input_reference", "must be an image file (bytes, name, type)"))
     encoded = base64.b64encode(reference.content).decode("ascii")
@@ -534,7 +537,8 @@ class FalProvider(DeclaredProvider):
         return bool(settings.fal_key)
 
     def declared_models(self, settings: Settings) -> list[ModelCapabilities]:
-        return [model.capabilities() for model in fal_models(settings).values()]
+        transport = settings.fal_reference_transport
+        return [model.capabilities(transport) for model in fal_models(settings).values()]
 
     def quota(self, settings: Settings) -> dict | None:
         if not settings.sora_quota_gate:

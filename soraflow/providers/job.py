@@ -30,11 +30,13 @@ MAX_PAGES = 1000
 
 @dataclass(frozen=True)
 class InputReference:
-    """An image sent with a create: its bytes, file name and content type (image/jpeg, image/png, image/webp)."""
+    """An image sent with a create: its bytes, file name and content type (image/jpeg, image/png, image/webp), or,
+    for a model that fetches its reference (`transport` "url"), a short-lived read-only URL instead of the bytes."""
 
     content: bytes = field(repr=False)
     filename: str
     content_type: str
+    url: str | None = field(default=None, repr=False)  # holds a SAS token: never logged
 
 
 @dataclass(frozen=True)
