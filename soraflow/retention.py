@@ -18,12 +18,15 @@ MIN_STORE_WAIT_SECONDS = 0.25
 
 
 def store_deadline(job: dict, succeeded_at: datetime) -> datetime:
-    """When to give up storing `job`'s outputs: shortly before its `expires_at` (else 24 h after it was made)."""
+    """When to give up storing `job`'s outputs: shortly before its `expires_at`, else its provider's declared
+    retention (`retention_seconds`) after it was made, else 24 h after."""
     succeeded_at = _utc(succeeded_at)
     expires_at = _epoch(job.get("expires_at"))
     if expires_at is None:
         created = _epoch(job.get("created_at")) or succeeded_at
-        expires_at = min(created, succeeded_at) + DEFAULT_RETENTION
+        declared = job.get("retention_seconds")
+        valid = isinstance(declared, int | float) and not isinstance(declared, bool) and declared > 0
+        expires_at = min(created, succeeded_at) + (timedelta(seconds=declared) if valid else DEFAULT_RETENTION)
     retention = max(expires_at - succeeded_at, timedelta(0))
     return expires_at - min(EXPIRY_MARGIN, retention / 10)
 

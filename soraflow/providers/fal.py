@@ -382,6 +382,7 @@ def parse_status(job_id: str, body: Any) -> ProviderJob:
         progress=100 if status is JobStatus.SUCCEEDED else _logged_progress(body.get("logs")),
         error=error,
         outputs=outputs,
+        retention_seconds=int(FAL_RETENTION_HOURS * 3600),  # fal reports no expiry: "at least 7 days"
         extra=extra,
     )
 

@@ -127,6 +127,8 @@ class ProviderJob:
     created_at: int | None = None
     completed_at: int | None = None
     expires_at: int | None = None
+    # How long the provider keeps a finished job's outputs when it gives no `expires_at` (fal: 7 days, Veo: 2).
+    retention_seconds: int | None = None
     error: JobError | None = None
     outputs: tuple[JobOutput, ...] = ()
     poll_after_ms: int | None = None
@@ -150,6 +152,7 @@ class ProviderJob:
             "created_at": self.created_at,
             "completed_at": self.completed_at,
             "expires_at": self.expires_at,
+            "retention_seconds": self.retention_seconds,
             "error": self.error.to_dict() if self.error else None,
             "outputs": [output.to_dict() for output in self.outputs],
             "poll_after_ms": self.poll_after_ms,
@@ -169,6 +172,7 @@ class ProviderJob:
             created_at=data.get("created_at"),
             completed_at=data.get("completed_at"),
             expires_at=data.get("expires_at"),
+            retention_seconds=data.get("retention_seconds"),
             error=JobError.from_dict(data["error"]) if data.get("error") else None,
             outputs=tuple(JobOutput.from_dict(output) for output in data.get("outputs") or ()),
             poll_after_ms=data.get("poll_after_ms"),

@@ -445,6 +445,7 @@ def parse_operation(body: Mapping[str, Any], *, operation: str) -> ProviderJob:
         provider_status="done",
         progress=100,
         outputs=outputs,
+        retention_seconds=int(RETENTION_HOURS * 3600),  # Veo reports no expiry: its documented two days
         extra=extra,
     )
 

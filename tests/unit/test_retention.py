@@ -26,6 +26,31 @@ def test_without_an_expiry_the_copy_is_assumed_kept_24_hours_after_the_job_was_m
     assert store_deadline({}, SUCCEEDED) == SUCCEEDED + timedelta(hours=24) - timedelta(minutes=5)
 
 
+def test_without_an_expiry_a_providers_declared_retention_is_used():
+    week = 7 * 24 * 3600
+    assert store_deadline({"retention_seconds": week}, SUCCEEDED) == SUCCEEDED + timedelta(days=7, minutes=-5)
+    expires = SUCCEEDED + timedelta(hours=1)
+    assert store_deadline({"expires_at": expires.timestamp(), "retention_seconds": week}, SUCCEEDED) == (
+        expires - timedelta(minutes=5)
+    )  # a reported expiry wins over the declared retention
+    for value in ("week", True, -5, 0, [1]):
+        assert store_deadline({"retention_seconds": value}, SUCCEEDED) == SUCCEEDED + timedelta(hours=24, minutes=-5)
+
+
+def test_fal_and_vertex_jobs_declare_their_documented_retention():
+    from soraflow.providers.fal import parse_status
+    from soraflow.providers.vertex import parse_operation
+
+    fal = parse_status("fal-ai/veo3.1::req-1", {"status": "COMPLETED"})
+    veo = parse_operation(
+        {"name": "projects/p/locations/us-central1/publishers/google/models/m/operations/op-1", "done": True,
+         "response": {"videos": [{"bytesBase64Encoded": "AAAA", "mimeType": "video/mp4"}]}},
+        operation="get",
+    )  # fmt: skip
+    assert (fal.retention_seconds, veo.retention_seconds) == (7 * 24 * 3600, 2 * 24 * 3600)
+    assert fal.to_dict()["retention_seconds"] == 7 * 24 * 3600
+
+
 def test_an_expiry_already_past_gives_a_deadline_that_is_already_past():
     expires = SUCCEEDED - timedelta(seconds=1)
     assert store_deadline({"expires_at": expires.timestamp()}, SUCCEEDED) <= SUCCEEDED
