@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,24 +84,24 @@ class FalEmulator:
         }
 
     async def video_file(self, generation: Generation) -> Path:
-        """The MP4 of a generation: the shared media library's render, its audio track removed when silent."""
+        """The MP4 of a generation: the shared media library's render, its audio track removed when silent.
+
+        The silent copy goes through the library's cache (one render per name, under a lock, written beside the
+        target and renamed), so a webhook and a result call asking at once get one whole file."""
         source = MediaSource(generation.width, generation.height, generation.seconds)
         video = await self.media.video(source)
         if generation.audio:
             return video
-        silent = self.media.cache_dir / f"silent-{source.key()}.mp4"
-        if not silent.exists():
-            partial = self.media.cache_dir / f".silent-{source.key()}.{os.getpid()}.{id(generation)}.partial"
+
+        async def drop_audio(out: Path) -> None:
             argv = [self.media.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video)]
-            argv += ["-an", "-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(partial)]
+            argv += ["-an", "-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(out)]
             process = await asyncio.create_subprocess_exec(*argv, stderr=asyncio.subprocess.PIPE)
             _, stderr = await process.communicate()
             if process.returncode != 0:
-                with contextlib.suppress(FileNotFoundError):
-                    partial.unlink()
                 raise RuntimeError(f"ffmpeg could not drop the audio track: {stderr.decode(errors='replace')[-500:]}")
-            os.replace(partial, silent)  # atomic: a concurrent reader sees the whole file or none
-        return silent
+
+        return await self.media.cached(f"silent-{source.key()}.mp4", drop_audio)
 
     async def result(self, request: FalRequest, plan: Plan) -> tuple[int, dict, dict[str, str]]:
         """The HTTP status, body and headers of a completed request's result."""

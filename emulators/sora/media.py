@@ -94,10 +94,10 @@ class MediaLibrary:
         # The video first, outside the image's slot: both take one of the ffmpeg slots.
         video = await self.video(source)
         if variant == "thumbnail":
-            return await self._cached(
+            return await self.cached(
                 f"thumbnail-{source.key()}.webp", lambda out: self._make_thumbnail(source, video, out)
             )
-        return await self._cached(
+        return await self.cached(
             f"spritesheet-{source.key()}.jpg", lambda out: self._make_spritesheet(source, video, out)
         )
 
@@ -105,9 +105,10 @@ class MediaLibrary:
         """The MP4 of a source: the imported file itself, or a cached render."""
         if source.path is not None:
             return Path(source.path)
-        return await self._cached(f"video-{source.key()}.mp4", lambda out: self._render_video(source, out))
+        return await self.cached(f"video-{source.key()}.mp4", lambda out: self._render_video(source, out))
 
-    async def _cached(self, name: str, make) -> Path:
+    async def cached(self, name: str, make) -> Path:
+        """The cached file `name`, made once by `make(partial_path)` (per process, under a lock) if absent."""
         target = self.cache_dir / name
         if target.exists():
             return target

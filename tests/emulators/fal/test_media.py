@@ -42,3 +42,24 @@ def test_auto_aspect_follows_the_input_image(fal: Harness, tmp_path: Path):
     body = {"image_url": data_uri(90, 160), "resolution": "512P"}
     media = probe(download(fal, "fal-ai/minimax/hailuo-02/standard/image-to-video", body, tmp_path))
     assert (media.width, media.height) == (512, 910)
+
+
+def test_a_silent_video_asked_for_many_times_at_once_is_made_once_and_whole(tmp_path):
+    """A webhook and a result call once rendered one silent file together and served it half-written."""
+    import asyncio
+
+    from emulators.fal.emulator import FalEmulator, Options
+    from emulators.fal.models import Generation
+
+    emulator = FalEmulator(Options(media_cache=tmp_path / "media"))
+    generation = Generation(width=640, height=360, seconds=2, audio=False)
+
+    async def at_once() -> list[Path]:
+        return await asyncio.gather(*(emulator.video_file(generation) for _ in range(6)))
+
+    paths = asyncio.run(at_once())
+    assert len(set(paths)) == 1
+    media = probe(paths[0])
+    assert (media.width, media.height, media.audio_codec) == (640, 360, None)
+    assert media.duration == pytest.approx(2, abs=0.3)
+    assert not list((tmp_path / "media").glob(".*partial"))
