@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import threading
 
 import pytest
 
@@ -90,3 +93,36 @@ def test_models_lists_every_model_with_its_sizes_and_durations(api):
 
     assert code == 0
     assert "sora-2 (default)" in out and "fal-ai/veo3.1" in out and "4, 6, 8" in out and "0.2-0.4" in out
+
+
+def test_on_a_terminal_wait_draws_a_live_bar_with_stage_provider_queue_and_elapsed_time(api):
+    api.answer("POST", "/api/videos", 202, run("queued"))
+    for answer in (run("generating", 30, queue_position=2, provider={"status": "in_queue", "progress": 0}),
+                   run("completed", 100)):  # fmt: skip
+        api.answer("GET", "/api/videos/run-abc", 200, answer)
+    controller, terminal = pty.openpty()
+    drawn: list[bytes] = []
+    reader = threading.Thread(target=read_until_closed, args=(controller, drawn), daemon=True)
+    reader.start()  # read while the CLI draws, so a full terminal buffer can never block it
+    with os.fdopen(terminal, "w") as screen:
+        code = main(["--url", api.url, "generate", "a kite", "--wait"], stdout=io.StringIO(), stderr=screen)
+    reader.join(timeout=30)
+    os.close(controller)
+
+    assert code == 0
+    text = b"".join(drawn).decode(errors="replace")
+    assert "━" in text  # the bar itself
+    assert "generating" in text and "provider in_queue 0%" in text and "queue position 2" in text
+    assert "0:00:0" in text  # the elapsed-time column
+
+
+def read_until_closed(fd: int, into: list[bytes]) -> None:
+    """Everything written to a pseudo-terminal, until its other end is closed (Linux then reports EIO)."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.append(chunk)
