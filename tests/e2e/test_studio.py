@@ -4,6 +4,7 @@ problems are shown in words, delete removes the card. Screenshots land in each t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import FUNCTION_KEY
+from tests.media import image_bytes
 
 ENABLE_AUTH = True
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -148,6 +150,28 @@ def test_a_run_started_from_the_form_completes_with_its_progress_shown_and_its_v
     assert "A paper kite over a windy beach" in studio.page.locator("#run-request").text_content()
     studio.page.screenshot(path=str(tmp_path / "run-page.png"), full_page=True)
     assert (tmp_path / "run-page.png").stat().st_size > 0
+    assert studio.console_errors == []
+
+
+def test_a_reference_image_and_a_chained_remix_from_the_form_reach_the_run_and_the_remix_plays(studio, tmp_path):
+    image = tmp_path / "kite.png"
+    image.write_bytes(image_bytes(1280, 720))
+    studio.open()
+    studio.page.fill("#prompt", "The kite climbs into the clouds")
+    studio.page.select_option("#model", "sora-2")
+    studio.page.select_option("#size", "1280x720")
+    studio.page.set_input_files("#image", str(image))
+    studio.page.fill("#remix", "the same kite at sunset")
+
+    studio.page.click("#generate")
+
+    studio.page.wait_for_function("() => location.hash.startsWith('#run/')")
+    studio.page.wait_for_function("() => document.getElementById('run-status').textContent === 'completed'")
+    request = json.loads(studio.page.locator("#run-request").text_content())
+    assert request["input_reference"]["upload"].endswith("/upload.png")
+    assert request["remix"] == {"prompt": "the same kite at sunset"}
+    assert "source=remix" in studio.page.locator("#video").get_attribute("src")
+    studio.page.wait_for_function(f"() => document.getElementById('video').readyState >= {HAVE_ENOUGH_DATA}")
     assert studio.console_errors == []
 
 
