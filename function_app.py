@@ -7,7 +7,7 @@ from activities import outputs, provider_jobs, run_index
 from entities import provider_quota
 from orchestrators import video_run
 from soraflow.telemetry import configure_telemetry
-from triggers import blob_requests, health, models, openapi, videos_api, webhooks
+from triggers import blob_requests, health, models, openapi, studio, videos_api, webhooks
 
 configure_telemetry()
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -23,5 +23,6 @@ for blueprint in (
     outputs.bp,
     run_index.bp,
     webhooks.bp,
+    studio.bp,
 ):
     app.register_functions(blueprint)

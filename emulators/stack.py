@@ -8,20 +8,18 @@ generation over the HTTP API, shows its progress, and prints where the MP4, thum
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import signal
 import sys
 import time
 from pathlib import Path
 
-import requests
 from azure.storage.blob import BlobServiceClient
 
 from emulators import processes
+from soraflow_client import ApiError, Client
 
 DEFAULT_PROMPT = "A red panda making latte art in a cafe, soft morning light"
-FINAL = {"completed", "failed", "cancelled"}
 # Model ids of fal's queue and of Vertex AI Veo: asking for one starts that provider's emulator beside the Sora one.
 FAL_MODEL_PREFIXES = ("fal-ai/",)
 VERTEX_MODEL_PREFIXES = ("veo-",)
@@ -163,41 +161,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def submit_and_follow(args: argparse.Namespace, url: str, key: str) -> dict:
-    """POST the generation and print each change of stage and progress until the run ends."""
-    fields = {"prompt": args.prompt, "size": args.size, "seconds": args.seconds}
-    if args.model:
-        fields["model"] = args.model
-    if args.variants is not None:
-        fields["variants"] = args.variants
-    if args.remix:
-        fields["remix"] = {"prompt": args.remix}
+    """POST the generation with soraflow's own client and print each change of stage and progress until the run ends.
+
+    The `soraflow` CLI uses the same client, so the demo and the CLI cannot drift apart.
+    """
     # Closed when done, like the blob clients below, so no idle keep-alive connection outlives the run.
-    with requests.Session() as http:
-        http.headers["x-functions-key"] = key
-        if args.image is not None:
-            files = {"input_reference": (args.image.name, args.image.read_bytes())}
-            form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
-            response = http.post(f"{url}/api/videos", data=form, files=files, timeout=60)
-        else:
-            response = http.post(f"{url}/api/videos", json=fields, timeout=60)
-        if response.status_code != 202:
-            raise RuntimeError(f"the app refused the request ({response.status_code}): {response.text}")
-        run = response.json()
+    with Client(url, key) as client:
+        try:
+            run = client.create(args.prompt, model=args.model, size=args.size, seconds=args.seconds,
+                                variants=args.variants, image=args.image, remix=args.remix)  # fmt: skip
+        except ApiError as error:
+            raise RuntimeError(f"the app refused the request ({error.status}): {error.detail}") from None
         cost = (run.get("cost") or {}).get("estimated_usd")
         say(f"\nSubmitted run {run['id']}: {args.prompt!r} ({args.seconds} s, {args.size}, est. ${cost})")
-        shown = None
-        while run["status"] not in FINAL:
-            time.sleep(0.5)
-            run = http.get(f"{url}/api/videos/{run['id']}", timeout=60).json()
-            line = (run["status"], run["progress"])
-            if line != shown:
-                provider = run.get("provider") or {}
-                progress = provider.get("progress")
-                detail = f" (provider {provider.get('status')}" + (f", {progress}%)" if progress is not None else ")")
-                detail = detail if provider else ""
-                say(f"  {run['status']:<22} {run['progress']:>3}%{detail}")
-                shown = line
-    return run
+        return client.wait(run["id"], on_progress=say_progress)
+
+
+def say_progress(run: dict) -> None:
+    provider = run.get("provider") or {}
+    progress = provider.get("progress")
+    detail = f" (provider {provider.get('status')}" + (f", {progress}%)" if progress is not None else ")")
+    say(f"  {run['status']:<22} {run['progress']:>3}%{detail if provider else ''}")
 
 
 def create_containers(connection: str, names: tuple[str, ...]) -> None:
