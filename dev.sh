@@ -18,15 +18,18 @@ setup() {
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     echo "$want" > "$stamp"
   fi
-  # The studio's browser tests drive Debian's chromium (Playwright cannot download a browser); CI runs as root.
-  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
-  fi
   local nstamp=node_modules/.dev-stamp nwant
   nwant=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$nwant" > "$nstamp"
+  fi
+}
+
+setup_browser() {
+  # The studio's browser tests drive Debian's chromium (Playwright cannot download a browser); CI runs as root.
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
 }
 
@@ -39,6 +42,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    setup_browser
     .venv/bin/python -m ruff check .
     .venv/bin/python -m ruff format --check .
     # pytest exits 5 when it collects nothing; that is a failure here like any other non-zero code.
