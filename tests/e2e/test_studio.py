@@ -230,3 +230,44 @@ def test_delete_removes_the_card_and_the_run(studio, soraflow_app, tmp_path):
     assert card.count() == 0
     assert soraflow_app.get(run["id"]).status_code == 404
     assert (tmp_path / "gallery.png").stat().st_size > 0
+
+
+@pytest.fixture
+def real_time_sora(soraflow_app) -> Iterator[None]:
+    """The Sora emulator renders in real time, so a run stays generating while the page is used."""
+    soraflow_app.sora_admin("POST", "reset", {"time_scale": 1})
+    yield
+    soraflow_app.sora_admin("POST", "reset", {})
+
+
+def test_cancel_on_the_run_page_cancels_the_run_and_its_provider_job(studio, soraflow_app, real_time_sora):
+    run = soraflow_app.start(prompt="A glacier calving, slowly", seconds="12")
+    soraflow_app.wait(run["id"], statuses={"generating"}, timeout=60)
+    studio.open(f"#run/{run['id']}")
+    studio.page.wait_for_function("() => !document.getElementById('cancel').disabled")
+
+    studio.page.click("#cancel")
+
+    ended = soraflow_app.wait(run["id"], timeout=60)
+    assert ended["status"] == "cancelled"
+    studio.page.wait_for_function("() => document.getElementById('run-status').textContent.includes('cancelled')")
+    assert studio.page.evaluate("document.getElementById('cancel').disabled")
+    assert soraflow_app.sora_requests(operation="delete"), "the provider job was left rendering"
+    assert studio.console_errors == []
+
+
+def test_remix_on_the_run_page_starts_a_remix_run_and_shows_it(studio, soraflow_app):
+    run = soraflow_app.run(prompt="A paper boat on a pond")
+    studio.open(f"#run/{run['id']}")
+    studio.page.wait_for_function("() => !document.getElementById('remix-button').disabled")
+    studio.page.fill("#remix-prompt", "the same boat at night")
+
+    studio.page.click("#remix-button")
+
+    studio.page.wait_for_function(f"() => location.hash.startsWith('#run/') && !location.hash.includes('{run['id']}')")
+    remix_id = studio.page.evaluate("decodeURIComponent(location.hash.slice(5))")
+    remix = soraflow_app.wait(remix_id)
+    assert remix["status"] == "completed"
+    assert remix["request"]["prompt"] == "the same boat at night"
+    studio.page.wait_for_function("() => document.getElementById('run-status').textContent.includes('completed')")
+    assert studio.console_errors == []
