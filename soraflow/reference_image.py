@@ -16,11 +16,13 @@ import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, NoReturn
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from soraflow.errors import FieldError, RequestValidationError
+
+# Pillow is imported by the functions that decode: only an image-to-video request needs it.
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_REFERENCE_BYTES = 20 * 1024 * 1024  # the seeds' 20 MB, as the OpenAPI spec's 20,971,520
 # 8,000 x 8,000: a 61-megapixel camera photo fits; decoded as RGBA it is at most 256 MB.
@@ -156,6 +158,8 @@ def fit_reference_image(
     field: str = FIELD,
 ) -> FittedImage:
     """Check an uploaded image and fit it to exactly `width` x `height`; RequestValidationError naming `field`."""
+    from PIL import Image, ImageOps
+
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     if output_format not in OUTPUT_FORMATS:
@@ -209,6 +213,8 @@ def fit_reference_image(
 
 
 def _open(data: bytes, kind: str, max_pixels: int, field: str) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     # Pillow's own limit (a process-wide setting) also applies when it is the lower one.
     limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     bomb = f"{field} has too many pixels (a decompression bomb, or an image too large to fit): at most {limit:,}"
@@ -243,6 +249,8 @@ def _decode_size(size: tuple[int, int], target: tuple[int, int], fit: str, orien
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit grey: scale to 8 bits (a plain convert would clip everything above 255 to white).
         image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")

@@ -13,23 +13,15 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from azure.core import MatchConditions
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.data.tables import TableClient, TableEntity, UpdateMode
+from typing import TYPE_CHECKING, Any
 
 from soraflow import config
 from soraflow.errors import FieldError, RequestValidationError, SoraflowError
 from soraflow.runs import RunStatus
 from soraflow.storage.connection import DEFAULT_SETTING, StorageConnection, resolve_connection
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient, TableEntity
 
 TABLE_SETTING = "RUN_INDEX_TABLE"
 PARTITION = "runs"  # one partition: a page is one range read in RowKey order, which is newest first
@@ -98,6 +90,11 @@ class RunIndex:
 
         `only_if_absent` writes only a row that does not exist yet (a start, racing the run's own first write).
         """
+        # The SDK is imported on first use, so that importing the app stays near the Functions SDK's own cost.
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
         entity = run_entity(run)
         table = self.table_client()
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -128,17 +125,23 @@ class RunIndex:
 
     def remove(self, run_id: str, created_at: str) -> None:
         """Delete the run's row (nothing if there is none)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         # No table yet means no row.
         with _table_errors("delete the run index row of", run_id), suppress(ResourceNotFoundError):
             self.table_client().delete_entity(PARTITION, row_key(created_at, run_id))
 
     def _get(self, key: str) -> TableEntity | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
         try:
             return self.table_client().get_entity(PARTITION, key)
         except ResourceNotFoundError:  # no such row, or no table yet
             return None
 
     def _create(self, entity: dict) -> None:
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
         table = self.table_client()
         with _table_errors("write the run index row of", entity["run_id"]):
             try:
@@ -163,6 +166,8 @@ class RunIndex:
 
         Raises RequestValidationError naming `continuation` for a token this index did not hand out.
         """
+        from azure.core.exceptions import ResourceNotFoundError
+
         if not 1 <= limit <= 1000:  # the service's largest page
             raise ValueError(f"limit must be 1..1000, got {limit}")
         token = decode_continuation(continuation) if continuation is not None else None
@@ -262,6 +267,15 @@ def decode_continuation(token: str) -> dict:
 
 @contextmanager
 def _table_errors(operation: str, subject: str) -> Iterator[None]:
+    from azure.core.exceptions import (
+        HttpResponseError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
     # Only the status and the service's error code: a response body is not ours to repeat.
     try:
         yield

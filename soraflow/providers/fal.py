@@ -14,11 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import requests
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError
@@ -46,6 +42,10 @@ from soraflow.providers.push import PushedUpdate, WebhookRefused
 from soraflow.providers.status import JobStatus
 from soraflow.providers.transport import MAX_DOWNLOAD_BYTES, Download, Transport
 from soraflow.quota import QuotaLimits, quota_key
+
+# requests and cryptography are imported where they are used: importing the app never needs them.
+if TYPE_CHECKING:
+    import requests
 
 API = "fal"
 # fal keeps generated media "at least 7 days by default" (fal FAQ); nothing longer is promised.
@@ -513,6 +513,8 @@ class FalClient:
         # A Transport without auth: the CDN is another origin, and the key must not reach it even when (as on the
         # emulator) it is the same one.
         if self._cdn_session is None:
+            import requests
+
             self._cdn_session = requests.Session()
         cdn = Transport(Endpoint(url), None, api=API, session=self._cdn_session)
         with cdn.open_stream(operation="download", max_bytes=max_bytes) as download:
@@ -650,6 +652,8 @@ class FalWebhookVerifier:
 
 
 def _any_key_verifies(keys: list, signature: bytes, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     for key in keys:
         try:
             key.verify(signature, message)
@@ -661,6 +665,8 @@ def _any_key_verifies(keys: list, signature: bytes, message: bytes) -> bool:
 
 def _public_keys(jwks: Any) -> list:
     """The Ed25519 keys of a JWKS (`kty` OKP, `crv` Ed25519, `x` base64url); other keys are skipped."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
     found = []
     for entry in keys if isinstance(keys, list) else ():
@@ -676,6 +682,8 @@ def _public_keys(jwks: Any) -> list:
 
 
 def _fetch_jwks(url: str) -> Any:
+    import requests
+
     try:
         response = requests.get(url, timeout=(5, 10), headers={"Accept": "application/json"})
         response.raise_for_status()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
-
-import requests
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from soraflow.config import Settings
 from soraflow.providers.auth import ApiKeyAuth, Auth, BearerTokenAuth, TokenCredential, default_credential
@@ -17,6 +15,9 @@ from soraflow.providers.jobs import JobsClient
 from soraflow.providers.retry import RetryPolicy
 from soraflow.providers.transport import Download, Timeouts, Transport
 from soraflow.providers.videos import VideosClient
+
+if TYPE_CHECKING:
+    import requests
 
 
 @runtime_checkable

@@ -7,12 +7,8 @@ import http.client
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
-
-import requests
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from soraflow.providers.auth import Auth
 from soraflow.providers.endpoint import Endpoint
@@ -28,7 +24,12 @@ from soraflow.providers.errors import (
 from soraflow.providers.job import invalid_response
 from soraflow.providers.retry import NO_RETRY, RetryPolicy, parse_retry_after
 
-USER_AGENT = f"soraflow/0.1 (+https://github.com/; python-requests/{requests.__version__})"
+# requests (with urllib3) is imported where a request is made: importing the app never needs it.
+if TYPE_CHECKING:
+    import requests
+    import urllib3.exceptions
+
+USER_AGENT = "soraflow/0.1 (+https://github.com/; python-requests/{requests_version})"
 
 # A job or list answer is a few KB; anything past this is not a provider answer we should hold in memory.
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -83,6 +84,8 @@ class Download:
 
     def iter_bytes(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
         """The body in chunks of at most `chunk_size`; raises if it ends short of the announced length."""
+        import urllib3.exceptions
+
         if self._started:
             raise RuntimeError("a Download can be read only once")
         self._started = True
@@ -252,6 +255,8 @@ class Transport:
         accept: str,
     ) -> requests.Response:
         """Send a request and return the streaming 2xx response; anything else becomes a typed ProviderError."""
+        import requests
+
         query = {**self.endpoint.params, **{k: v for k, v in (params or {}).items() if v is not None}}
         target = url
         # Redirects are followed here rather than by requests: its own following strips only `Authorization` on a
@@ -314,6 +319,8 @@ class Transport:
         self, response: requests.Response, limit: int, *, operation: str, idempotent: bool
     ) -> bytes | None:
         """The whole (small) body, or None when it is longer than `limit`; never reads past the limit."""
+        import urllib3.exceptions
+
         parts: list[bytes] = []
         size = 0
         try:
@@ -359,11 +366,14 @@ class Transport:
 
 def _provider_session() -> requests.Session:
     """A session with one pool per provider host and no retries of its own: `Transport` decides what is retried."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
     session = requests.Session()
     adapter = HTTPAdapter(pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
+    session.headers["User-Agent"] = USER_AGENT.format(requests_version=requests.__version__)
     return session
 
 
@@ -381,6 +391,9 @@ def _origin(url: str) -> str:
 
 def _never_sent(exc: Exception) -> bool:
     """True when the request failed before it could reach the provider (refused, unresolvable, connect timeout)."""
+    import requests
+    import urllib3.exceptions
+
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
@@ -389,6 +402,8 @@ def _never_sent(exc: Exception) -> bool:
 
 def _ended_short(exc: urllib3.exceptions.HTTPError) -> bool:
     """True when urllib3 reports a body that ended before its Content-Length (it wraps the IncompleteRead)."""
+    import urllib3.exceptions
+
     return isinstance(exc, urllib3.exceptions.ProtocolError) and any(
         isinstance(arg, http.client.IncompleteRead) for arg in exc.args
     )

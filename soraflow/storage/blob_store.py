@@ -16,33 +16,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-from azure.storage.blob import (
-    BlobClient,
-    BlobLeaseClient,
-    BlobProperties,
-    BlobSasPermissions,
-    BlobServiceClient,
-    ContainerClient,
-    ContentSettings,
-    StorageStreamDownloader,
-    UserDelegationKey,
-    generate_blob_sas,
-)
 
 from soraflow import config
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError, SoraflowError
 from soraflow.storage.connection import DEFAULT_SETTING, StorageConnection, resolve_connection
 from soraflow.storage.names import MANIFEST_NAME, run_blob, run_prefix, shown, validate_blob_name
+
+# The storage SDK is imported where it is first used: at import it would double the app's cold start.
+if TYPE_CHECKING:
+    from azure.storage.blob import (
+        BlobClient,
+        BlobProperties,
+        BlobServiceClient,
+        ContainerClient,
+        StorageStreamDownloader,
+        UserDelegationKey,
+    )
 
 MiB = 1024 * 1024
 DEFAULT_CONTAINER_SETTING = "VIDEO_OUTPUT_CONTAINER"
@@ -240,6 +231,8 @@ class BlobStore:
     def container_client(self) -> ContainerClient:
         """The output container's client; the container is created the first time it is needed."""
         if self._container_client is None:
+            from azure.core.exceptions import ResourceExistsError
+
             client = self.service_client().get_container_client(self.container)
             with _storage_errors("create container", self.container), suppress(ResourceExistsError):
                 client.create_container()
@@ -271,6 +264,8 @@ class BlobStore:
         metadata: Mapping[str, str] | None = None,
     ) -> StoredBlob:
         """Stage `chunks` as blocks and commit them only if the stream ended with `expected_size` bytes (if known)."""
+        from azure.storage.blob import ContentSettings
+
         name = validate_blob_name(blob_name)
         settings = ContentSettings(content_type=_validate_content_type(content_type))
         meta = _validate_metadata(metadata)
@@ -366,6 +361,8 @@ class BlobStore:
             return self.upload_stream(
                 blob_name, [data], content_type=content_type, expected_size=len(data), metadata=metadata
             )
+        from azure.storage.blob import ContentSettings
+
         name = validate_blob_name(blob_name)
         data = bytes(_byte_view(data))
         digest = hashlib.md5(data, usedforsecurity=False)
@@ -393,6 +390,9 @@ class BlobStore:
 
     def create_json_if_absent(self, blob_name: str, data: Any) -> bool:
         """Write `data` as a JSON blob only if no blob of that name exists; True when this call created it."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import ContentSettings
+
         name = validate_blob_name(blob_name)
         settings = ContentSettings(content_type="application/json")
         try:
@@ -413,6 +413,8 @@ class BlobStore:
         Waits up to `wait` seconds for another holder to release it (or for its lease to expire: a holder that
         crashed blocks for at most its lease's `seconds`), then raises a retryable BlobStoreError.
         """
+        from azure.storage.blob import BlobLeaseClient
+
         name = validate_blob_name(blob_name)
         if not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
             raise ValueError(f"seconds must be {MIN_LEASE_SECONDS}..{MAX_LEASE_SECONDS}, got {seconds}")
@@ -525,6 +527,8 @@ class BlobStore:
 
     def read_url(self, blob_name: str, ttl: timedelta = timedelta(minutes=15)) -> str:
         """A read-only URL for the blob that stops working after `ttl` (account-key or user-delegation SAS)."""
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
         name = validate_blob_name(blob_name)
         if not isinstance(ttl, timedelta) or not timedelta(0) < ttl <= MAX_READ_URL_TTL:
             raise ValueError(f"ttl must be a timedelta in (0, {MAX_READ_URL_TTL}], got {ttl!r}")
@@ -682,6 +686,13 @@ def _validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 @contextmanager
 def _storage_errors(operation: str, subject: str) -> Iterator[None]:
+    from azure.core.exceptions import (
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
     # Only the status and the service's error code: a response body is not ours to repeat.
     try:
         yield
@@ -697,6 +708,6 @@ def _storage_errors(operation: str, subject: str) -> Iterator[None]:
         raise BlobStoreError(f"cannot {operation} {subject}: {type(exc).__name__}", retryable=True) from exc
 
 
-def _error_code(exc: HttpResponseError) -> str:
+def _error_code(exc: Exception) -> str:
     code = getattr(exc, "error_code", None)
     return str(getattr(code, "value", code) or exc.reason or "error")

@@ -14,14 +14,14 @@ import re
 from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
-from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
-
 from soraflow.errors import ConfigurationError, shown_url
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
+    from azure.storage.blob import BlobServiceClient
 
 DEFAULT_SETTING = "VIDEO_STORAGE"
 
@@ -54,6 +54,9 @@ class StorageConnection:
 
     def create_service_client(self, **options: Any) -> BlobServiceClient:
         """A BlobServiceClient for this connection (no network until it is used)."""
+        # The SDKs are imported on first use: they are most of what importing the app would otherwise cost.
+        from azure.storage.blob import BlobServiceClient
+
         return BlobServiceClient(self.account_url, credential=self._credential(), **options)
 
     def create_table_service_client(self, **options: Any) -> TableServiceClient:
@@ -64,9 +67,13 @@ class StorageConnection:
             else:
                 problem = "is a connection string without TableEndpoint or AccountName, which the run index needs"
             raise ConfigurationError(self.setting, problem)
+        from azure.data.tables import TableServiceClient
+
         return TableServiceClient(self.table_url, credential=self._credential(), **options)
 
     def _credential(self) -> Any:
+        from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+
         if self.credential is not None:
             return self.credential
         if self.account_key is not None:

@@ -1,5 +1,7 @@
-"""The deployed app runs on requirements.txt alone: no layer imports the dev-only httpx stack, at import or later."""
+"""The deployed app runs on requirements.txt alone (no dev-only httpx stack), and importing it loads no heavy SDK."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -7,6 +9,35 @@ import sys
 from emulators.processes import REPO_ROOT
 
 DEPLOYED_PACKAGES = ("soraflow", "triggers", "activities", "orchestrators", "entities")
+
+# Loaded on first use only, never by `import function_app`: together they doubled the app's cold start
+# (`benchmarks/cold_start.py` measures it). The Functions SDKs and what they import themselves are the floor.
+HEAVY_MODULES = (
+    "azure.core",
+    "azure.storage",
+    "azure.data",
+    "azure.identity",
+    "azure.monitor",
+    "opentelemetry.sdk",
+    "msal",
+    "requests",
+    "urllib3",
+    "charset_normalizer",
+    "cryptography",
+    "google.auth",
+    "google.oauth2",
+    "PIL",
+    "imageio_ffmpeg",
+    "pydantic",
+    "httpx",
+    "openai",
+)
+
+LIST_LOADED_MODULES = """
+import json, sys
+import function_app
+print(json.dumps(sorted(sys.modules)))
+"""
 
 # Importing any of these raises, as it would where only requirements.txt is installed; then every module of every
 # deployed package is imported, so an import inside a module that function_app does not load is caught too.
@@ -56,3 +87,44 @@ def test_httpx_is_a_development_dependency_only():
     assert not re.search(r"^httpx\b", deployed, re.MULTILINE)
     assert re.search(r"^requests==", deployed, re.MULTILINE)
     assert re.search(r"^httpx==", development, re.MULTILINE)
+
+
+def loaded_by_importing_the_app(env_overrides: dict[str, str] | None = None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLICATIONINSIGHTS_")}
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_LOADED_MODULES],
+        cwd=REPO_ROOT,
+        env={**env, **(env_overrides or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def heavy(modules: list[str]) -> list[str]:
+    return sorted({h for h in HEAVY_MODULES for name in modules if name == h or name.startswith(h + ".")})
+
+
+def test_importing_the_app_loads_no_storage_identity_http_image_or_provider_sdk():
+    assert heavy(loaded_by_importing_the_app()) == []
+
+
+def test_importing_the_app_with_every_provider_configured_still_loads_no_heavy_sdk():
+    # Settings are read on first use, not at import: configuring providers must not pull their SDKs in early.
+    configured = {
+        "SORA_ENDPOINT": "http://127.0.0.1:9",
+        "SORA_API_KEY": "unused",
+        "FAL_KEY": "unused",
+        "VERTEX_PROJECT": "unused",
+        "VIDEO_STORAGE": "UseDevelopmentStorage=true",
+    }
+    assert heavy(loaded_by_importing_the_app(configured)) == []
+
+
+def test_the_heavy_module_check_sees_a_module_the_app_loads():
+    # The check itself: a module function_app does load is reported, so an empty report means something.
+    modules = loaded_by_importing_the_app()
+    assert "azure.durable_functions" in modules
+    assert heavy([*modules, "azure.storage.blob", "PIL.Image"]) == ["PIL", "azure.storage"]
