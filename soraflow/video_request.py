@@ -282,6 +282,8 @@ def parse_video_request(
     if body.get("provider_options") not in (None, {}):
         errors.append(FieldError("provider_options", f"provider_options: {model} takes no provider options"))
 
+    if not errors:
+        errors = _contract_errors(body)
     if errors:
         if len(errors) > MAX_ERRORS:
             errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
@@ -300,6 +302,13 @@ def parse_video_request(
         metadata=MappingProxyType(metadata),
         model_family=limits.family,
     )
+
+
+def _contract_errors(body: Mapping) -> list[FieldError]:
+    """What the published request schema refuses in a body the checks above accepted (normally nothing)."""
+    from soraflow.contract.validation import contract_errors  # pydantic loads on the first request, not at indexing
+
+    return contract_errors(body)
 
 
 def _check_unknown_fields(errors: list[FieldError], body: Mapping, api: str) -> None:
@@ -747,6 +756,8 @@ def parse_for_capabilities(
     options = _check_provider_options(errors, body.get("provider_options"), caps)
     callback_url = _check_callback_url(errors, body.get("callback_url"))
     metadata = _check_metadata(errors, body.get("metadata"))
+    if not errors:
+        errors = _contract_errors(body)
     if errors:
         if len(errors) > MAX_ERRORS:
             errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
