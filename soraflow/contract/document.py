@@ -304,6 +304,16 @@ UNAVAILABLE = problem_response("storage could not be reached; retrying later may
 MISCONFIGURED = problem_response("an app setting is missing or malformed; `detail` names it")
 
 
+def request_example(providers: Sequence[ProviderPlugin], settings) -> dict:
+    """A request for the default model at its default size and longest duration."""
+    example: dict = {"prompt": "a red panda making latte art, close up, soft morning light"}
+    caps = providers[0].capabilities(providers[0].default_model(settings), settings) if providers else None
+    if caps is not None:
+        example |= {"model": caps.model, "size": caps.default_size}
+        example["seconds"] = caps.seconds[-1] if caps.seconds else caps.default_seconds
+    return example
+
+
 def openapi_document(providers: Sequence[ProviderPlugin], settings, containers: Sequence[str]) -> dict:
     """The API's OpenAPI 3.1 document for the configured `providers` and reference `containers`."""
     statuses = [s.value for s in RunStatus]
@@ -333,7 +343,10 @@ def openapi_document(providers: Sequence[ProviderPlugin], settings, containers: 
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/VideoRequest"}},
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/VideoRequest"},
+                                "example": request_example(providers, settings),
+                            },
                             "multipart/form-data": {"schema": {"$ref": "#/components/schemas/VideoForm"}},
                         },
                     },
@@ -448,7 +461,12 @@ def openapi_document(providers: Sequence[ProviderPlugin], settings, containers: 
                     "parameters": [RUN_ID, IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RemixRequest"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/RemixRequest"},
+                                "example": {"prompt": "the same scene, at night, in the rain"},
+                            }
+                        },
                     },
                     "responses": {
                         "202": run_response("the remix run was started", location=True),

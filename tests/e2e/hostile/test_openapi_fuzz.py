@@ -78,4 +78,7 @@ def test_schemathesis_finds_nothing_with_every_check_and_phase(hostile_app, refe
         except subprocess.TimeoutExpired:
             process.kill()
             returncode = process.wait()
-    assert returncode == 0, log.read_text()[-30_000:]
+    report = log.read_text()
+    assert returncode == 0, report[-30_000:]
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):  # each ran and passed, none was skipped
+        assert f"✅  {phase}" in report, report[-30_000:]
