@@ -58,6 +58,7 @@ class SoraPlugin:
             extra_models=settings.sora_extra_models,
             allowed_containers=allowed_containers,
             allow_upload=allow_upload,
+            size_hints=self.size_hints,
         )
 
     def _capabilities(self, model: str, settings: Settings, *, remix: bool, audio: bool, per_variant: bool,
