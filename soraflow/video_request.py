@@ -20,7 +20,7 @@ import math
 import re
 import socket
 import urllib.parse
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
@@ -30,9 +30,7 @@ from soraflow.model_table import (
     MODEL_NAME,
     SIZE,
     SORA1_MAX_VARIANTS,
-    SORA2_PRO_SIZES,
     ModelLimits,
-    is_pro_name,
     load_model_table,
     parse_size,
 )
@@ -241,8 +239,12 @@ def parse_video_request(
     extra_models: str | None = None,
     allowed_containers: Collection[str] = (),
     allow_upload: bool = False,
+    size_hints: Callable[[ModelLimits], Mapping[str, str]] | None = None,
 ) -> VideoRequest:
-    """Validate a request body for `api` ("videos" or "jobs"); every violation is reported in one error."""
+    """Validate a request body for `api` ("videos" or "jobs"); every violation is reported in one error.
+
+    `size_hints` says, for a model's limits, why a size it lacks is refused (the plug-in's capability table).
+    """
     if api not in APIS:
         raise ValueError(f"api must be one of {APIS}, got {api!r}")
     table = load_model_table(extra_models)  # ConfigurationError (naming SORA_EXTRA_MODELS) if malformed
@@ -272,7 +274,8 @@ def parse_video_request(
                 )
             )
 
-    size = _check_size(errors, body.get("size"), limits, api)
+    hints = size_hints(limits) if size_hints and limits else {}
+    size = _check_size(errors, body.get("size"), limits, hints)
     seconds = _check_seconds(errors, body.get("seconds"), limits, api)
     variants = _check_variants(errors, body, size, api)
     reference = _check_reference(errors, body.get("input_reference"), allowed_containers, allow_upload)
@@ -282,6 +285,8 @@ def parse_video_request(
     if body.get("provider_options") not in (None, {}):
         errors.append(FieldError("provider_options", f"provider_options: {model} takes no provider options"))
 
+    if not errors:
+        errors = _contract_errors(body)
     if errors:
         if len(errors) > MAX_ERRORS:
             errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
@@ -300,6 +305,13 @@ def parse_video_request(
         metadata=MappingProxyType(metadata),
         model_family=limits.family,
     )
+
+
+def _contract_errors(body: Mapping) -> list[FieldError]:
+    """What the published request schema refuses in a body the checks above accepted (normally nothing)."""
+    from soraflow.contract.validation import contract_errors  # pydantic loads on the first request, not at indexing
+
+    return contract_errors(body)
 
 
 def _check_unknown_fields(errors: list[FieldError], body: Mapping, api: str) -> None:
@@ -357,7 +369,9 @@ def _check_prompt(errors: list[FieldError], name: str, value: object, *, require
     return text
 
 
-def _check_size(errors: list[FieldError], value: object, limits: ModelLimits | None, api: str) -> str | None:
+def _check_size(
+    errors: list[FieldError], value: object, limits: ModelLimits | None, hints: Mapping[str, str]
+) -> str | None:
     if value is None:
         return limits.default_size if limits else None
     allowed = f"one of {limits.describe_sizes()}" if limits else '"WxH"'
@@ -370,9 +384,7 @@ def _check_size(errors: list[FieldError], value: object, limits: ModelLimits | N
         return None
     if limits is None or limits.allows_size(size):
         return size
-    hint = ""
-    if api == "videos" and size in SORA2_PRO_SIZES and not is_pro_name(limits.name):
-        hint = f" ({size} needs a pro model such as sora-2-pro)"
+    hint = f" ({size} {hints[size]})" if size in hints else ""
     errors.append(FieldError("size", f"size must be {allowed} for model {limits.name}; got {_show(value)}{hint}"))
     return None
 
@@ -747,6 +759,8 @@ def parse_for_capabilities(
     options = _check_provider_options(errors, body.get("provider_options"), caps)
     callback_url = _check_callback_url(errors, body.get("callback_url"))
     metadata = _check_metadata(errors, body.get("metadata"))
+    if not errors:
+        errors = _contract_errors(body)
     if errors:
         if len(errors) > MAX_ERRORS:
             errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]

@@ -74,6 +74,21 @@ class OptionSpec:
             return f"must be at most {self.max_length:,} characters"
         return None
 
+    def json_schema(self) -> dict:
+        """This option as a JSON Schema (the OpenAPI document's `provider_options` of the model)."""
+        schema: dict = {"type": {"bool": "boolean", "int": "integer", "number": "number"}.get(self.kind, "string")}
+        if self.choices is not None:
+            schema["enum"] = list(self.choices)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.kind == "string":
+            schema["maxLength"] = self.max_length
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
     def to_dict(self) -> dict:
         shown = {"type": self.kind}
         if self.choices is not None:
@@ -109,6 +124,10 @@ class ModelCapabilities:
     source: str = "built-in"
     api: str = ""  # the wire API a run records in its request ("videos", "jobs", "fal", "vertex")
     options: Mapping[str, OptionSpec] = field(default_factory=dict, hash=False)
+    # Where fewer variants than `max_variants` are allowed at a size (Sora 1: 1 at 1080p, 2 at 720p).
+    variants_by_size: Mapping[str, int] = field(default_factory=dict, hash=False)
+    # Why a size the model lacks is refused, where another model of the provider has it ("needs a pro model").
+    size_hints: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def rate(self, size: str, *, audio: bool = False) -> float | None:
         """USD per generated second at `size` ("WxH"), with or without audio: `usd_per_second` keys are tried most
@@ -146,6 +165,8 @@ class ProviderPlugin(Protocol):
     api: str  # the wire API its runs record in their request
 
     def is_configured(self, settings: Settings) -> bool: ...
+
+    def default_model(self, settings: Settings) -> str: ...
 
     def models(self, settings: Settings) -> list[ModelCapabilities]: ...
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError, RequestValidationError
-from soraflow.model_table import ModelLimits, load_model_table
+from soraflow.model_table import SORA2_PRO_SIZES, ModelLimits, is_pro_name, load_model_table
 from soraflow.pricing import Cost, PriceTable, estimate_cost, jobs_rate, load_price_table
 from soraflow.providers.capabilities import (  # noqa: F401 - the registry is where callers find them
     MODEL_FIELDS,
@@ -40,6 +40,9 @@ class SoraPlugin:
     def is_configured(self, settings: Settings) -> bool:
         return bool(settings.sora_endpoint) and settings.sora_api == self.api
 
+    def default_model(self, settings: Settings) -> str:
+        return settings.sora_model
+
     def models(self, settings: Settings) -> list[ModelCapabilities]:
         table = load_model_table(settings.sora_extra_models)
         names = dict.fromkeys([settings.sora_model, *table.known_names(self.api)])
@@ -55,6 +58,7 @@ class SoraPlugin:
             extra_models=settings.sora_extra_models,
             allowed_containers=allowed_containers,
             allow_upload=allow_upload,
+            size_hints=self.size_hints,
         )
 
     def _capabilities(self, model: str, settings: Settings, *, remix: bool, audio: bool, per_variant: bool,
@@ -82,7 +86,12 @@ class SoraPlugin:
             price_per_variant=per_variant,
             source=limits.source,
             api=self.api,
+            variants_by_size=limits.max_variants,
+            size_hints=self.size_hints(limits),
         )
+
+    def size_hints(self, limits: ModelLimits) -> dict[str, str]:
+        return {}
 
     def estimate(self, request: VideoRequest, settings: Settings) -> Cost:
         return estimate_cost(request, settings.sora_pricing)
@@ -103,6 +112,12 @@ class SoraVideos(SoraPlugin):
 
     name = "sora"
     api = "videos"
+
+    def size_hints(self, limits: ModelLimits) -> dict[str, str]:
+        """The pro sizes a model without "pro" in its name lacks: say which model has them."""
+        if is_pro_name(limits.name) or limits.sizes is None:
+            return {}
+        return {size: "needs a pro model such as sora-2-pro" for size in SORA2_PRO_SIZES if size not in limits.sizes}
 
     def capabilities(self, model: str, settings: Settings) -> ModelCapabilities | None:
         return self._capabilities(model, settings, remix=True, audio=True, variants=lambda limits: 1,

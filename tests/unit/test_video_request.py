@@ -9,6 +9,7 @@ import pytest
 
 from soraflow.errors import ConfigurationError, RequestValidationError
 from soraflow.model_table import SORA1_MAX_VARIANTS, load_model_table
+from soraflow.providers.registry import provider_named
 from soraflow.video_request import (
     MAX_BODY_BYTES,
     MAX_ERRORS,
@@ -23,6 +24,7 @@ CONTAINERS = {"video-requests", "videos"}
 
 def parse(body, *, api="videos", default_model="sora-2", **options) -> VideoRequest:
     options.setdefault("allowed_containers", CONTAINERS)
+    options.setdefault("size_hints", provider_named("sora" if api == "videos" else "sora-jobs").size_hints)
     return parse_video_request(body, api=api, default_model=default_model, **options)
 
 
