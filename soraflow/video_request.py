@@ -1,10 +1,10 @@
-"""The normalised video request for both provider APIs, and the validation that builds it from a request body.
+"""The normalised video request every provider takes, and the validation that builds it from a request body.
 
-`parse_video_request` checks a body (the JSON of `POST /api/videos`, a blob-triggered request file, or the fields
-of a multipart form) and either returns one immutable `VideoRequest` or raises `RequestValidationError` listing
-every violation, each naming the field, the value received and what is allowed. `parse_request_json` turns raw
-bytes into the body first, refusing what a JSON parser alone would accept but should not (huge, deeply nested,
-duplicate keys, NaN).
+`parse_for_capabilities` (and, for Sora's two APIs, `soraflow.providers.sora_request`) checks a body (the JSON of
+`POST /api/videos`, a blob-triggered request file, or the fields of a multipart form) and either returns one
+immutable `VideoRequest` or raises `RequestValidationError` listing every violation, each naming the field, the
+value received and what is allowed. `parse_request_json` turns raw bytes into the body first, refusing what a JSON
+parser alone would accept but should not (huge, deeply nested, duplicate keys, NaN).
 
 Reference images are named, never fetched: `{"blob": "container/path"}` in a container the caller allows,
 `{"run": "<run id>", "at_seconds": 1.0}` for a frame of a previous run's video, or `{"upload": "container/path"}`,
@@ -20,26 +20,17 @@ import math
 import re
 import socket
 import urllib.parse
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn
 
 from soraflow.errors import FieldError, RequestValidationError
-from soraflow.model_table import (
-    MODEL_NAME,
-    SIZE,
-    SORA1_MAX_VARIANTS,
-    ModelLimits,
-    load_model_table,
-    parse_size,
-)
+from soraflow.model_table import SIZE, ModelLimits, parse_size
 
 if TYPE_CHECKING:
     from soraflow.providers.registry import ModelCapabilities
 
-APIS = ("videos", "jobs")
-SORA_PROVIDERS = {"videos": "sora", "jobs": "sora-jobs"}
 MAX_PROMPT_CHARS = 32_000
 MAX_CALLBACK_URL_CHARS = 2_048
 MAX_METADATA_KEYS = 16
@@ -48,7 +39,6 @@ MAX_METADATA_VALUE_CHARS = 512
 MAX_BLOB_PATH_CHARS = 1_024  # Azure's limit for a blob name
 MAX_RUN_ID_CHARS = 128
 MAX_AT_SECONDS = 60.0
-MAX_VARIANTS = 4
 # 2 prompts of 32,000 characters, each up to 6 bytes as JSON "\uXXXX" escapes, plus metadata: well under 1 MiB.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 8
@@ -61,10 +51,9 @@ COMMON_FIELDS = (
     *("prompt", "model", "size", "seconds", "input_reference", "callback_url", "metadata"),
     *("provider", "provider_options"),
 )
-# A request's own words for what it asks of the provider (routing reads them; the Sora APIs take no options).
+# A request's own words for what it asks of the provider (routing reads them; some providers take no options).
 ROUTING_FIELDS = ("provider", "provider_options")
 MAX_PROVIDER_OPTIONS = 16
-FIELDS = {"videos": (*COMMON_FIELDS, "remix"), "jobs": (*COMMON_FIELDS, "variants")}
 # Names people reach for from the providers' own schemas or other APIs.
 FIELD_HINTS = {
     "n_seconds": "seconds",
@@ -130,7 +119,7 @@ class ReferenceSource:
 class VideoRequest:
     """One validated request, the same shape for both APIs; `to_dict`/`from_dict` cross the durable boundary."""
 
-    api: str  # videos | jobs
+    api: str  # the wire API of its provider: "videos", "jobs" (Sora 2, Sora 1), "fal", "vertex"
     prompt: str
     model: str
     size: str  # "WxH"
@@ -146,8 +135,10 @@ class VideoRequest:
     provider_options: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self):
-        if not self.provider:  # requests recorded before providers were named: the API tells which Sora it was
-            object.__setattr__(self, "provider", SORA_PROVIDERS.get(self.api, self.api))
+        if not self.provider:  # recorded before requests named their provider: the plug-in of its wire API
+            from soraflow.providers.registry import provider_for_api
+
+            object.__setattr__(self, "provider", provider_for_api(self.api))
 
     @property
     def width(self) -> int:
@@ -156,11 +147,6 @@ class VideoRequest:
     @property
     def height(self) -> int:
         return parse_size(self.size)[1]
-
-    @property
-    def provider_seconds(self) -> str:
-        """`seconds` as the videos API wants it: a string ("8")."""
-        return str(self.seconds)
 
     def to_dict(self) -> dict:
         return {
@@ -231,113 +217,11 @@ def parse_request_json(data: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) ->
     return value
 
 
-def parse_video_request(
-    body: object,
-    *,
-    api: str,
-    default_model: str,
-    extra_models: str | None = None,
-    allowed_containers: Collection[str] = (),
-    allow_upload: bool = False,
-    size_hints: Callable[[ModelLimits], Mapping[str, str]] | None = None,
-) -> VideoRequest:
-    """Validate a request body for `api` ("videos" or "jobs"); every violation is reported in one error.
-
-    `size_hints` says, for a model's limits, why a size it lacks is refused (the plug-in's capability table).
-    """
-    if api not in APIS:
-        raise ValueError(f"api must be one of {APIS}, got {api!r}")
-    table = load_model_table(extra_models)  # ConfigurationError (naming SORA_EXTRA_MODELS) if malformed
-    if not isinstance(body, Mapping):
-        _fail("body", f"body must be a JSON object; got {_show(body)}")
-    errors: list[FieldError] = []
-    _check_unknown_fields(errors, body, api)
-
-    prompt = _check_prompt(errors, "prompt", body.get("prompt"), required="prompt" not in body)
-
-    model = body.get("model", None)
-    limits: ModelLimits | None = None
-    if model is None:
-        model = default_model
-    elif not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
-        errors.append(FieldError("model", f"model must be a model or deployment name; got {_show(model)}"))
-        model = None
-    if model is not None:
-        limits = table.resolve(model, api=api, default_model=default_model)
-        if limits is None:
-            names = ", ".join(table.known_names(api)[:12])
-            errors.append(
-                FieldError(
-                    "model",
-                    f"model must be one of {names} or the configured default {_show(default_model)}; "
-                    f"got {_show(model)} (add it to the SORA_EXTRA_MODELS setting to allow it)",
-                )
-            )
-
-    hints = size_hints(limits) if size_hints and limits else {}
-    size = _check_size(errors, body.get("size"), limits, hints)
-    seconds = _check_seconds(errors, body.get("seconds"), limits, api)
-    variants = _check_variants(errors, body, size, api)
-    reference = _check_reference(errors, body.get("input_reference"), allowed_containers, allow_upload)
-    remix_prompt = _check_remix(errors, body, api)
-    callback_url = _check_callback_url(errors, body.get("callback_url"))
-    metadata = _check_metadata(errors, body.get("metadata"))
-    if body.get("provider_options") not in (None, {}):
-        errors.append(FieldError("provider_options", f"provider_options: {model} takes no provider options"))
-
-    if not errors:
-        errors = _contract_errors(body)
-    if errors:
-        if len(errors) > MAX_ERRORS:
-            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
-        raise RequestValidationError(errors)
-    assert prompt is not None and model is not None and limits is not None and size and seconds
-    return VideoRequest(
-        api=api,
-        prompt=prompt,
-        model=model,
-        size=size,
-        seconds=int(seconds),
-        variants=variants,
-        input_reference=reference,
-        remix_prompt=remix_prompt,
-        callback_url=callback_url,
-        metadata=MappingProxyType(metadata),
-        model_family=limits.family,
-    )
-
-
 def _contract_errors(body: Mapping) -> list[FieldError]:
     """What the published request schema refuses in a body the checks above accepted (normally nothing)."""
     from soraflow.contract.validation import contract_errors  # pydantic loads on the first request, not at indexing
 
     return contract_errors(body)
-
-
-def _check_unknown_fields(errors: list[FieldError], body: Mapping, api: str) -> None:
-    allowed = FIELDS[api]
-    other_api = "jobs" if api == "videos" else "videos"
-    unknown = []
-    for name in body:
-        if name in allowed or name in ROUTING_FIELDS:
-            continue
-        if name in FIELDS[other_api]:
-            which = "the jobs API (Sora 1)" if api == "videos" else "the videos API (Sora 2)"
-            this = "the videos API (Sora 2)" if api == "videos" else "the jobs API (Sora 1)"
-            errors.append(FieldError(name, f"{name} is only available with {which}; this app uses {this}"))
-            continue
-        unknown.append(name)
-    for name in unknown[:MAX_UNKNOWN_FIELDS_NAMED]:
-        hint = FIELD_HINTS.get(name) if isinstance(name, str) else None
-        did_you_mean = f' (did you mean "{hint}"?)' if hint in allowed else ""
-        errors.append(
-            FieldError(
-                _field_name(name),
-                f"unknown field {_show(name)}{did_you_mean}; allowed fields: {', '.join(allowed)}",
-            )
-        )
-    if len(unknown) > MAX_UNKNOWN_FIELDS_NAMED:
-        errors.append(FieldError("body", f"and {len(unknown) - MAX_UNKNOWN_FIELDS_NAMED} more unknown fields"))
 
 
 def _check_prompt(errors: list[FieldError], name: str, value: object, *, required: bool) -> str | None:
@@ -387,50 +271,6 @@ def _check_size(
     hint = f" ({size} {hints[size]})" if size in hints else ""
     errors.append(FieldError("size", f"size must be {allowed} for model {limits.name}; got {_show(value)}{hint}"))
     return None
-
-
-def _check_seconds(errors: list[FieldError], value: object, limits: ModelLimits | None, api: str) -> str | None:
-    if value is None:
-        return limits.default_seconds if limits else None
-    allowed = limits.describe_seconds() if limits else "a whole number of seconds"
-    message = f"seconds must be {allowed}" if api == "jobs" or limits is None else f"seconds must be one of {allowed}"
-    if limits is not None and api == "videos":
-        message += f" for model {limits.name}"
-    # An integer 8 is the most common user error against the videos API (it wants "8"); accept it and normalise.
-    if isinstance(value, int) and not isinstance(value, bool):
-        canonical = str(value) if 0 < value < 10_000 else None
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        canonical = str(int(value.strip())) if len(value.strip()) <= 4 else None
-    else:
-        canonical = None
-    if canonical is None or (limits is not None and not limits.allows_seconds(canonical)):
-        errors.append(FieldError("seconds", f"{message}; got {_show(value)}"))
-        return None
-    return canonical
-
-
-def _check_variants(errors: list[FieldError], body: Mapping, size: str | None, api: str) -> int:
-    if api != "jobs" or body.get("variants") is None:
-        return 1
-    value = body["variants"]
-    if isinstance(value, int) and not isinstance(value, bool):
-        count = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
-        count = int(value.strip())
-    else:
-        count = None
-    if count is None or not 1 <= count <= MAX_VARIANTS:
-        errors.append(FieldError("variants", f"variants must be a whole number from 1 to 4; got {_show(value)}"))
-        return 1
-    most = SORA1_MAX_VARIANTS.get(size or "", MAX_VARIANTS)
-    if count > most:
-        errors.append(
-            FieldError(
-                "variants",
-                f"variants must be at most {most} at {size} (1 at 1080p, 2 at 720p, 4 otherwise); got {_show(value)}",
-            )
-        )
-    return count
 
 
 def _check_reference(
@@ -529,8 +369,8 @@ def blob_path_problem(path: object, allowed_containers: Collection[str] | None) 
     return None
 
 
-def _check_remix(errors: list[FieldError], body: Mapping, api: str) -> str | None:
-    if api != "videos" or body.get("remix") is None:
+def _check_remix(errors: list[FieldError], body: Mapping) -> str | None:
+    if body.get("remix") is None:
         return None
     value = body["remix"]
     if not isinstance(value, Mapping):
@@ -715,9 +555,9 @@ def parse_for_capabilities(
     allowed_containers: Collection[str] = (),
     allow_upload: bool = False,
 ) -> VideoRequest:
-    """Validate a request for a model that declares its capabilities (every provider but Sora's two APIs).
+    """Validate a request for a model that declares its capabilities.
 
-    The same checks and messages as `parse_video_request` where the fields are shared; sizes, durations, variants,
+    The same checks and messages as the Sora plug-ins' parser where the fields are shared; sizes, durations, variants,
     remix, reference images and `provider_options` are checked against what `caps` says the model can do.
     """
     if not isinstance(body, Mapping):
@@ -747,7 +587,7 @@ def parse_for_capabilities(
     remix_prompt = None
     if body.get("remix") is not None:
         if caps.remix:
-            remix_prompt = _check_remix(errors, body, "videos")
+            remix_prompt = _check_remix(errors, body)
         else:
             errors.append(FieldError("remix", f"remix is not supported by {model}"))
     reference = None

@@ -26,9 +26,10 @@ from soraflow.providers.capabilities import (  # noqa: F401 - the registry is wh
 )
 from soraflow.providers.fal import FalProvider
 from soraflow.providers.provider import VideoProvider, provider_client
+from soraflow.providers.sora_request import parse_video_request
 from soraflow.providers.vertex import VertexProvider
 from soraflow.quota import quota_options
-from soraflow.video_request import VideoRequest, parse_video_request
+from soraflow.video_request import VideoRequest
 
 
 class SoraPlugin:
@@ -147,6 +148,11 @@ def configured_providers(settings: Settings) -> list[ProviderPlugin]:
 
 def provider_named(name: str) -> ProviderPlugin | None:
     return next((provider for provider in PROVIDERS if provider.name == name), None)
+
+
+def provider_for_api(api: str) -> str:
+    """The provider of a request recorded before requests named theirs: the plug-in speaking its wire API."""
+    return next((provider.name for provider in PROVIDERS if provider.api == api), api)
 
 
 def parse_request(

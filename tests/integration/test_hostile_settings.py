@@ -23,9 +23,9 @@ from soraflow.config import Settings
 from soraflow.errors import ConfigurationError
 from soraflow.pricing import estimate_cost
 from soraflow.providers import close_provider_clients, provider_client
+from soraflow.providers.sora_request import parse_video_request
 from soraflow.storage import BlobStore
 from soraflow.storage import blob_store as blob_store_module
-from soraflow.video_request import parse_video_request
 from tests.conftest import SORA_EMULATOR_KEY
 from triggers import health, videos_api
 

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from soraflow.errors import ConfigurationError, RequestValidationError
+from soraflow.providers.sora_request import parse_video_request
 from soraflow.run_index import CHUNK_BYTES, RunIndex, RunIndexError, run_entity
 from soraflow.storage import resolve_connection
-from soraflow.video_request import MAX_PROMPT_CHARS, parse_video_request
+from soraflow.video_request import MAX_PROMPT_CHARS
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 STATUSES = ("completed", "failed", "generating", "cancelled", "completed", "queued", "completed")

@@ -9,7 +9,8 @@ import pytest
 from soraflow.errors import ConfigurationError
 from soraflow.model_table import BUILT_IN_VIDEO_MODELS, SORA1_MAX_VARIANTS
 from soraflow.pricing import DEFAULT_PRICES, Cost, estimate_cost, load_price_table
-from soraflow.video_request import VideoRequest, parse_video_request
+from soraflow.providers.sora_request import parse_video_request
+from soraflow.video_request import VideoRequest
 
 
 def videos(model="sora-2", size="720x1280", seconds=4, remix=False, **options) -> VideoRequest:

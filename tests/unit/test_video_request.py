@@ -10,13 +10,13 @@ import pytest
 from soraflow.errors import ConfigurationError, RequestValidationError
 from soraflow.model_table import SORA1_MAX_VARIANTS, load_model_table
 from soraflow.providers.registry import provider_named
+from soraflow.providers.sora_request import parse_video_request
 from soraflow.video_request import (
     MAX_BODY_BYTES,
     MAX_ERRORS,
     ReferenceSource,
     VideoRequest,
     parse_request_json,
-    parse_video_request,
 )
 
 CONTAINERS = {"video-requests", "videos"}
@@ -53,14 +53,14 @@ def test_minimal_videos_request_gets_the_documented_defaults():
         4,
         1,
     )
-    assert (request.width, request.height, request.provider_seconds) == (720, 1280, "4")
+    assert (request.width, request.height, request.seconds) == (720, 1280, 4)
     assert request.input_reference is None and request.remix_prompt is None and dict(request.metadata) == {}
 
 
 def test_integer_seconds_is_accepted_and_normalised_to_the_string_the_api_wants():
     request = parse({"prompt": "p", "seconds": 8})
     assert request.seconds == 8
-    assert request.provider_seconds == "8"
+    assert request.seconds == 8
 
 
 @pytest.mark.parametrize("seconds", ["4", "8", "12", 4, 12, " 8 "])

@@ -11,8 +11,8 @@ from orchestrators.video_run import video_run_orchestrator
 from soraflow.callbacks import CallbackDeliveryError
 from soraflow.config import Settings
 from soraflow.providers.errors import ProviderExpired, ProviderRateLimited, ProviderServerError
+from soraflow.providers.sora_request import parse_video_request
 from soraflow.storage.blob_store import BlobStoreError as StorageError
-from soraflow.video_request import parse_video_request
 from tests.unit.orchestrators.scripted_context import START, ScriptedContext, crash, drive
 from triggers.runs import build_run_input
 

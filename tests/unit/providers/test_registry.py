@@ -14,7 +14,7 @@ from soraflow.providers.registry import (
     model_capabilities,
     request_capabilities,
 )
-from soraflow.video_request import parse_video_request
+from soraflow.providers.sora_request import parse_video_request
 
 VIDEOS = {"SORA_ENDPOINT": "http://127.0.0.1:8910"}
 JOBS = {**VIDEOS, "SORA_API": "jobs", "SORA_MODEL": "sora"}
