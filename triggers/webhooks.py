@@ -16,7 +16,7 @@ from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, FieldError
 from soraflow.job_ledger import record_pushed_request
 from soraflow.providers.push import WebhookRefused
-from soraflow.providers.registry import PROVIDERS, provider_named
+from soraflow.providers.registry import provider_named, providers
 from soraflow.run_resource import build_run_resource
 from soraflow.runs import RunStatus
 from soraflow.storage import output_store
@@ -39,7 +39,7 @@ async def receive_webhook(req: func.HttpRequest, client: df.DurableOrchestration
     plugin = provider_named(name)
     verifier_for = getattr(plugin, "webhook_verifier", None)
     if verifier_for is None:
-        pushing = ", ".join(p.name for p in PROVIDERS if hasattr(p, "webhook_verifier"))
+        pushing = ", ".join(p.name for p in providers() if hasattr(p, "webhook_verifier"))
         return problem(
             404, "no_such_webhook", f"no provider named {name[:40]!r} pushes completion; these do: {pushing}"
         )

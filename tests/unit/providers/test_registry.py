@@ -7,8 +7,8 @@ import pytest
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError
 from soraflow.pricing import estimate_cost
+from soraflow.providers.capabilities import MODEL_FIELDS
 from soraflow.providers.registry import (
-    MODEL_FIELDS,
     configured_models,
     configured_providers,
     model_capabilities,

@@ -7,10 +7,8 @@ import pytest
 
 from soraflow.config import Settings
 from soraflow.errors import ConfigurationError, RequestValidationError
+from soraflow.providers.capabilities import ModelCapabilities, OptionSpec, ReferenceImage
 from soraflow.providers.registry import (
-    ModelCapabilities,
-    OptionSpec,
-    ReferenceImage,
     configured_providers,
     parse_request,
     plugin_for,
