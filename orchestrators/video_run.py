@@ -21,7 +21,14 @@ from activities.provider_jobs import CREATE_PROVIDER_JOB, DELETE_PROVIDER_JOB, G
 from activities.run_index import INDEX_RUN
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
 from orchestrators.run_state import RunInput, RunState, Slot, Step
-from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
+from soraflow.polling import (
+    DEFAULT_BOUNDS,
+    PUSH_FALLBACK_SECONDS,
+    SAMPLE_WINDOW,
+    PollingBounds,
+    ProgressSample,
+    next_poll_delay,
+)
 from soraflow.providers.status import JobStatus
 from soraflow.quota import waiting_poll_delay
 from soraflow.retention import next_store_wait, store_deadline
@@ -36,8 +43,6 @@ ORCHESTRATOR = "video_run_orchestrator"
 CANCEL_EVENT = "cancel"
 # Raised on a run by a provider's webhook (POST /api/webhooks/{provider}): the job changed, look now.
 PROVIDER_UPDATE_EVENT = "provider_update"
-# With push completion the webhook tells the run; polling only covers a lost webhook.
-PUSH_FALLBACK_POLL_SECONDS = 30.0
 
 # Provider reads and deletes are safe to repeat; creates are not, so they are never retried blindly here.
 SAFE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
@@ -377,7 +382,7 @@ def render(run: Run):
         delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
         if run.input.options.push:
             # The provider calls back when the job ends (and the webhook wakes this wait): polling is the fallback.
-            delay = max(delay, PUSH_FALLBACK_POLL_SECONDS)
+            delay = max(delay, PUSH_FALLBACK_SECONDS)
         yield from run.wait_holding(delay, wake=run.input.options.push)
         job = yield run.context.call_activity_with_retry(
             GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"], "provider": run.input.provider}

@@ -10,6 +10,7 @@ from orchestrators.run_state import RunInput, Step
 from orchestrators.video_run import video_run_orchestrator
 from soraflow.callbacks import CallbackDeliveryError
 from soraflow.config import Settings
+from soraflow.polling import PUSH_FALLBACK_SECONDS
 from soraflow.providers.errors import ProviderExpired, ProviderRateLimited, ProviderServerError
 from soraflow.storage.blob_store import BlobStoreError as StorageError
 from soraflow.video_request import parse_video_request
@@ -502,7 +503,7 @@ def pushing(data: dict) -> dict:
 
 def test_with_push_polling_is_only_a_slow_fallback():
     _, context = play(pushing(run_input()), Provider(polls=2))
-    assert context.timers and min(context.timers) >= 30
+    assert context.timers and min(context.timers) >= PUSH_FALLBACK_SECONDS
 
 
 def test_a_push_wakes_the_run_at_once_instead_of_waiting_out_the_poll():
