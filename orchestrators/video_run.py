@@ -402,10 +402,15 @@ def render(run: Run):
             run.update(polls=0)
             run.continue_as_new()
         clock = (run.now - created).total_seconds()
+        if not run.state.samples and run.state.polls == 0:
+            # A job just created: before its first reading, its rate is measured from here, not from the run's start
+            # (a run that waited in line for capacity began long before its job).
+            run.update(job_since=clock)
         samples = [ProgressSample(at, progress) for at, progress in run.state.samples]
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
         remaining = (run.deadline - run.now).total_seconds()
-        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
+        delay = next_poll_delay(samples, clock, since=run.state.job_since, poll_after=poll_after,
+                                deadline=clock + remaining, bounds=bounds(run))  # fmt: skip
         if run.input.options.push:
             # The provider calls back when the job ends (and the webhook wakes this wait): polling is the fallback.
             delay = max(delay, PUSH_FALLBACK_SECONDS)

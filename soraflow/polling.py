@@ -64,8 +64,11 @@ class Estimate:
     measured: bool
 
 
-def estimate_completion(samples: Sequence[ProgressSample], bounds: PollingBounds = DEFAULT_BOUNDS) -> Estimate | None:
-    """Project the latest reading to 100 % at the observed rate; None while nothing moves."""
+def estimate_completion(
+    samples: Sequence[ProgressSample], *, since: float = 0.0, bounds: PollingBounds = DEFAULT_BOUNDS
+) -> Estimate | None:
+    """Project the latest reading to 100 % at the observed rate; None while nothing moves. `since` is when the job
+    was created (at 0 %), on the samples' clock."""
     window = list(samples[-SAMPLE_WINDOW:])
     moving = [s for s in window if 0 < s.progress < 100]
     if not moving:
@@ -79,7 +82,7 @@ def estimate_completion(samples: Sequence[ProgressSample], bounds: PollingBounds
         # Rendering started after the last queued reading (or the job's creation): assume at that reading, which
         # underestimates the rate and so errs towards looking early.
         queued = [s for s in window if s.at < last.at and s.progress <= 0]
-        reference, measured = (queued[-1] if queued else ProgressSample(0.0, 0.0)), False
+        reference, measured = (queued[-1] if queued else ProgressSample(since, 0.0)), False
     span = last.at - reference.at
     rate = (last.progress - reference.progress) / span if span > 0 else 0.0
     if rate <= 1e-9:
@@ -91,16 +94,18 @@ def next_poll_delay(
     samples: Sequence[ProgressSample],
     now: float,
     *,
+    since: float = 0.0,
     poll_after: float | None = None,
     deadline: float | None = None,
     bounds: PollingBounds = DEFAULT_BOUNDS,
 ) -> float:
     """Seconds to wait before the next status call.
 
-    `samples` are the readings so far (oldest first), `now` the current time on the same clock,
-    `poll_after` the provider's hint in seconds (never polled sooner), `deadline` when the run gives up.
+    `samples` are the readings so far (oldest first), `now` the current time on the same clock, `since` when the
+    job was created on that clock, `poll_after` the provider's hint in seconds (never polled sooner), `deadline`
+    when the run gives up.
     """
-    estimate = estimate_completion(samples, bounds)
+    estimate = estimate_completion(samples, since=since, bounds=bounds)
     if estimate is None:
         blind_looks = sum(1 for s in samples[-SAMPLE_WINDOW:] if s.progress <= 0 or s.progress >= 100)
         blind_looks += _stalled_looks(samples)

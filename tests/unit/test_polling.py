@@ -128,3 +128,9 @@ def test_the_policy_beats_fixed_polling_on_replayed_jobs():
     twenty = [replay(job, fixed(20)) for job in jobs]
     assert sum(d for d, _ in ours) < sum(d for d, _ in ten) / 2
     assert sum(c for _, c in ours) < sum(c for _, c in twenty)
+
+
+def test_a_job_created_after_the_clock_began_is_measured_from_its_creation():
+    """A run that waited 60 s in line for capacity: its job's first reading says 20 % ten seconds after creation."""
+    assert estimate_completion(samples((70, 20)), since=60).completion == pytest.approx(110)
+    assert next_poll_delay(samples((70, 20)), 70, since=60) < next_poll_delay(samples((70, 20)), 70)

@@ -623,3 +623,12 @@ def test_a_wake_up_that_cannot_be_sent_never_fails_the_run_that_freed_the_slot()
     result, _ = play(run_input(GATED), Provider(), entity=Gate(admits=("run-next",)),
                      activities={"wake_waiting_runs": broken})  # fmt: skip
     assert result["status"] == "completed"
+
+
+def test_a_job_created_after_a_wait_in_line_is_polled_from_its_own_creation_not_the_runs():
+    """After 60 s in line, the first reading says 50 % 3 s after the create: the job should end 3 s later, so the
+    next look lands just past that (measured from the run's start it would read 50 % in 63 s, and wait 38 s)."""
+    result, context = play(run_input(GATED), Provider(polls=2), entity=Gate(refusals=2))
+    assert result["status"] == "completed"
+    assert context.timers_at[:2] == [("waiting_for_capacity", 30.0)] * 2
+    assert [seconds for _, seconds in context.timers_at[2:]] == [3.0, 3.5]
