@@ -3,7 +3,8 @@
 The aim is to notice a finished render soon after it finishes with few status calls. While the job is queued (no
 progress) the policy backs off geometrically. Once progress moves it projects completion from the rate between the
 latest reading and the oldest one at least `min_span` earlier, waits `approach_fraction` of the time left, and
-near the estimate lands just past it; a late job is looked at again after a wait that grows with its lateness.
+near the estimate lands just past it (a quarter of the floor); a late job is looked at again after a wait that
+grows with its lateness.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ class PollingBounds:
     approach_fraction: float = 0.7
     first_rate_fraction: float = 0.6
     settle_floors: float = 3.0
-    margin_floors: float = 0.5
+    margin_floors: float = 0.25
     overdue_growth: float = 1.5
 
 
-# Tuned on `benchmarks.polling_policy` (2,000 jobs, seed 7): 1.74 s mean detection at 7.55 calls/job; seeds 1, 2, 3
-# and 11 give 1.67-1.76 s at 7.44-7.51 calls. A first look at 8 s would save 0.2 calls, but 3 s shows a new job's
+# Tuned on `benchmarks.polling_policy` (2,000 jobs, seed 7): 1.68 s mean detection at 7.58 calls/job; seeds 1, 2, 3
+# and 11 give 1.62-1.71 s at 7.47-7.55 calls. A first look at 8 s would save 0.2 calls, but 3 s shows a new job's
 # progress sooner (and POLL_INITIAL_SECONDS keeps its documented default).
 DEFAULT_BOUNDS = PollingBounds()
 

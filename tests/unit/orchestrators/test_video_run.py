@@ -10,7 +10,7 @@ from orchestrators.run_state import RunInput, Step
 from orchestrators.video_run import video_run_orchestrator
 from soraflow.callbacks import CallbackDeliveryError
 from soraflow.config import Settings
-from soraflow.polling import PUSH_FALLBACK_SECONDS
+from soraflow.polling import DEFAULT_BOUNDS, PUSH_FALLBACK_SECONDS
 from soraflow.providers.errors import ProviderExpired, ProviderRateLimited, ProviderServerError
 from soraflow.storage.blob_store import BlobStoreError as StorageError
 from soraflow.video_request import parse_video_request
@@ -631,4 +631,4 @@ def test_a_job_created_after_a_wait_in_line_is_polled_from_its_own_creation_not_
     result, context = play(run_input(GATED), Provider(polls=2), entity=Gate(refusals=2))
     assert result["status"] == "completed"
     assert context.timers_at[:2] == [("waiting_for_capacity", 30.0)] * 2
-    assert [seconds for _, seconds in context.timers_at[2:]] == [3.0, 3.5]
+    assert [seconds for _, seconds in context.timers_at[2:]] == [3.0, 3 + DEFAULT_BOUNDS.margin_floors]
