@@ -382,6 +382,9 @@ def render(run: Run):
     """Poll the provider job on durable timers until it ends; a long render continues as new."""
     stage = RunStatus.REMIXING if run.state.step.is_remix else RunStatus.GENERATING
     created = datetime.fromisoformat(run.input.created_at)
+    if run.state.stage != stage:
+        # The job exists: say so now, not at the first status call (with push that may be the only one).
+        yield from run.publish(stage, queue_position=(run.state.job.get("extra") or {}).get("queue_position"))
     while True:
         job = run.state.job
         status = JobStatus(job["status"])

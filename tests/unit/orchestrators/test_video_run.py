@@ -632,3 +632,10 @@ def test_a_job_created_after_a_wait_in_line_is_polled_from_its_own_creation_not_
     assert result["status"] == "completed"
     assert context.timers_at[:2] == [("waiting_for_capacity", 30.0)] * 2
     assert [seconds for _, seconds in context.timers_at[2:]] == [3.0, 3 + DEFAULT_BOUNDS.margin_floors]
+
+
+def test_a_run_whose_provider_pushes_shows_generating_as_soon_as_its_job_exists():
+    """With push the first status call may be the only one: the stage must not wait for it."""
+    _, context = play(pushing(run_input()), Provider(polls=1))
+    first_wait = context.timers_at[0]
+    assert first_wait == ("generating", PUSH_FALLBACK_SECONDS)
