@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import outputs, provider_jobs, run_index
+from activities import outputs, provider_jobs, quota_wakeups, run_index
 from entities import provider_quota
 from orchestrators import video_run
 from soraflow.telemetry import configure_telemetry
@@ -22,6 +22,7 @@ for blueprint in (
     provider_jobs.bp,
     outputs.bp,
     run_index.bp,
+    quota_wakeups.bp,
     webhooks.bp,
     studio.bp,
 ):

@@ -3,10 +3,12 @@
 A thin adapter over `soraflow.quota.QuotaGate`. Operations (each input carries `run_id` and `now`, the caller's
 replay-safe clock in epoch seconds; the entity never reads a clock):
 
-- `acquire` {run_id, now, limits} -> {granted, position, lease_expires}
-- `renew` {run_id, now} -> {granted, position, lease_expires}
-- `release` {run_id, now} -> true if the run held a slot or a place in line
-- `expire` {now} -> the run ids whose leases had run out
+- `acquire` {run_id, now, limits} -> {granted, position, lease_expires, admitted}
+- `renew` {run_id, now} -> {granted, position, lease_expires, admitted}
+- `release` {run_id, now} -> {released: whether the run held a slot or a place in line, admitted}
+
+`admitted` lists the other runs the operation let in: a Python entity cannot raise an event on an orchestration,
+so the caller wakes them (the `wake_waiting_runs` activity).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def provider_quota(context: df.DurableEntityContext) -> None:
     elif operation == "renew":
         result = gate.renew(payload.get("run_id"), now).to_dict()
     elif operation == "release":
-        result = gate.release(payload.get("run_id"), now)
+        result = gate.release(payload.get("run_id"), now).to_dict()
     else:
         raise ValueError(f"unknown operation {operation!r}; the gate knows acquire, renew and release")
     context.set_state(gate.to_dict())

@@ -107,6 +107,7 @@ class RunState:
     job: Mapping[str, Any] | None = None
     generation_job: Mapping[str, Any] | None = None
     samples: tuple[tuple[float, float], ...] = ()
+    job_since: float = 0.0  # when the current job was created, on the samples' clock (seconds since the run began)
     polls: int = 0
     store_attempts: int = 0
     store_until: str | None = None
@@ -142,6 +143,7 @@ class RunState:
             job=data.get("job"),
             generation_job=data.get("generation_job"),
             samples=tuple((float(at), float(progress)) for at, progress in data.get("samples") or ()),
+            job_since=float(data.get("job_since") or 0.0),
             polls=int(data.get("polls") or 0),
             store_attempts=int(data.get("store_attempts") or 0),
             store_until=data.get("store_until"),

@@ -18,12 +18,20 @@ import azure.durable_functions as df
 
 from activities.outputs import DELIVER_RUN_CALLBACK, PREPARE_REFERENCE, STORE_PROVIDER_OUTPUT, WRITE_RUN_MANIFEST
 from activities.provider_jobs import CREATE_PROVIDER_JOB, DELETE_PROVIDER_JOB, GET_PROVIDER_JOB, REMIX_PROVIDER_JOB
+from activities.quota_wakeups import CAPACITY_GRANTED_EVENT, WAKE_WAITING_RUNS
 from activities.run_index import INDEX_RUN
 from entities.provider_quota import ENTITY_NAME as QUOTA_ENTITY
 from orchestrators.run_state import RunInput, RunState, Slot, Step
-from soraflow.polling import DEFAULT_BOUNDS, SAMPLE_WINDOW, PollingBounds, ProgressSample, next_poll_delay
+from soraflow.polling import (
+    DEFAULT_BOUNDS,
+    PUSH_FALLBACK_SECONDS,
+    SAMPLE_WINDOW,
+    PollingBounds,
+    ProgressSample,
+    next_poll_delay,
+)
 from soraflow.providers.status import JobStatus
-from soraflow.quota import waiting_poll_delay
+from soraflow.quota import waiting_fallback_delay
 from soraflow.retention import next_store_wait, store_deadline
 from soraflow.run_resource import build_run_resource
 from soraflow.run_view import RunView
@@ -36,8 +44,6 @@ ORCHESTRATOR = "video_run_orchestrator"
 CANCEL_EVENT = "cancel"
 # Raised on a run by a provider's webhook (POST /api/webhooks/{provider}): the job changed, look now.
 PROVIDER_UPDATE_EVENT = "provider_update"
-# With push completion the webhook tells the run; polling only covers a lost webhook.
-PUSH_FALLBACK_POLL_SECONDS = 30.0
 
 # Provider reads and deletes are safe to repeat; creates are not, so they are never retried blindly here.
 SAFE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=4)
@@ -100,13 +106,13 @@ def chained_remix(run: Run):
     except RunEnded as ended:
         if ended.status == RunStatus.CANCELLED:
             raise
-        run.remix_failed(ended.error)
+        yield from run.remix_failed(ended.error)
     except ContinuedAsNew:
         raise
     except Exception as failure:
         if not is_typed_failure(failure):
             raise
-        run.remix_failed(run_failure(error_from_failure(failure)))
+        yield from run.remix_failed(run_failure(error_from_failure(failure)))
 
 
 class Run:
@@ -117,7 +123,10 @@ class Run:
         self.input = run_input
         self.state: RunState = run_input.state
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
-        self.provider_update = context.wait_for_external_event(PROVIDER_UPDATE_EVENT)
+        # The events that end a wait early without ending the run: one pending task each, renewed once it fires.
+        self.wakes = {
+            name: context.wait_for_external_event(name) for name in (PROVIDER_UPDATE_EVENT, CAPACITY_GRANTED_EVENT)
+        }
         self.final: RunStatus | None = None
         self.error: dict | None = None
 
@@ -192,9 +201,9 @@ class Run:
     def end(self, status: RunStatus, error: dict | None = None) -> None:
         self.final, self.error = status, error
 
-    def remix_failed(self, error: dict | None) -> None:
+    def remix_failed(self, error: dict | None):
         self.update(remix_error=error, step=Step.DONE)
-        self.release_capacity()
+        yield from self.release_capacity()
 
     def log_crash(self, failure: BaseException) -> None:
         if not self.context.is_replaying:
@@ -202,31 +211,31 @@ class Run:
 
     # --- waiting ---
 
-    def wait(self, seconds: float, *, wake: bool = False):
+    def wait(self, seconds: float, *, wake_on: str | None = None):
         """A durable timer raced against the cancel event; raises RunEnded(cancelled) if cancel wins.
 
-        With `wake`, the provider's push (`provider_update`, raised by its webhook) ends the wait early too; returns
-        True when it did.
+        With `wake_on`, that event ends the wait early too (`provider_update`: the provider's webhook pushed;
+        `capacity_granted`: the quota gate let this run in); returns True when it did.
         """
         if self.cancel.is_completed:
             raise RunEnded(RunStatus.CANCELLED, cancelled_error())
         timer = self.context.create_timer(self.now + timedelta(seconds=max(seconds, 0.05)))
-        racing = [timer, self.cancel, *([self.provider_update] if wake else [])]
+        racing = [timer, self.cancel, *([self.wakes[wake_on]] if wake_on else [])]
         winner = yield self.context.task_any(racing)
         if winner is timer:
             return False
         timer.cancel()
         if winner is self.cancel:
             raise RunEnded(RunStatus.CANCELLED, cancelled_error())
-        # Each push is one event: wait for the next one from here on.
-        self.provider_update = self.context.wait_for_external_event(PROVIDER_UPDATE_EVENT)
+        # Each wake-up is one event: wait for the next one from here on.
+        self.wakes[wake_on] = self.context.wait_for_external_event(wake_on)
         return True
 
-    def wait_holding(self, seconds: float, *, wake: bool = False):
+    def wait_holding(self, seconds: float, *, wake_on: str | None = None):
         """A `wait` that keeps the run's slot: its lease is renewed at least every third of its length on the way."""
         gate, slot = self.input.options.quota, self.state.slot
         if not (gate and slot and slot.held):
-            return (yield from self.wait(seconds, wake=wake))
+            return (yield from self.wait(seconds, wake_on=wake_on))
         step = gate["limits"]["lease_seconds"] / 3
         end = self.now + timedelta(seconds=seconds)
         while True:
@@ -234,7 +243,7 @@ class Run:
             left = (end - self.now).total_seconds()
             if left <= 0:
                 return False
-            if (yield from self.wait(min(left, step), wake=wake)):
+            if (yield from self.wait(min(left, step), wake_on=wake_on)):
                 return True
 
     # --- the quota gate ---
@@ -252,12 +261,31 @@ class Run:
             self.context.signal_entity(self.quota_entity(), "renew", {"run_id": self.id, "now": now})
             self.update(slot=Slot(held=True, lease_expires=now + lease))  # what the entity computes from this clock
 
-    def release_capacity(self) -> None:
-        """Give the slot (or the place in line) back to the gate; nothing when the run has neither."""
+    def release_capacity(self):
+        """Give the slot (or the place in line) back to the gate and wake the runs it admits; nothing when the run
+        has neither. A release that fails is logged: the slot then lapses with its lease."""
         if not (self.input.options.quota and self.state.slot):
             return
-        self.context.signal_entity(self.quota_entity(), "release", {"run_id": self.id, "now": epoch(self.now)})
+        try:
+            release = yield self.context.call_entity(
+                self.quota_entity(), "release", {"run_id": self.id, "now": epoch(self.now)}
+            )
+        except Exception as failure:
+            release = {}
+            if not self.context.is_replaying:
+                log.warning("run %s: the quota gate did not take the slot back: %s", self.id, failure)
         self.update(slot=None)
+        yield from self.wake_admitted((release or {}).get("admitted"))
+
+    def wake_admitted(self, run_ids) -> Generator:
+        """Tell each run the gate just admitted that its slot is ready (their fallback timers cover a lost wake)."""
+        if not run_ids:
+            return
+        try:
+            yield self.context.call_activity(WAKE_WAITING_RUNS, {"run_ids": list(run_ids), "by": self.id})
+        except Exception as failure:
+            if not self.context.is_replaying:
+                log.warning("run %s: could not wake %s: %s", self.id, ", ".join(run_ids), failure)
 
 
 # --- the steps ---
@@ -285,6 +313,7 @@ def wait_for_capacity(run: Run):
         run.update(slot=Slot(held=False))  # asked: from here on every way out gives the place in line back
         ask = {"run_id": run.id, "now": epoch(run.now), "limits": gate["limits"]}
         admission = yield run.context.call_entity(run.quota_entity(), "acquire", ask)
+        yield from run.wake_admitted(admission.get("admitted"))  # runs let in by this ask (a lapsed lease freed a slot)
         if admission["granted"]:
             run.update(slot=Slot(held=True, lease_expires=admission["lease_expires"]))
             return
@@ -295,8 +324,10 @@ def wait_for_capacity(run: Run):
             minutes = run.input.options.timeout_minutes
             raise RunEnded(RunStatus.FAILED, run_error("timeout", f"no provider capacity within {minutes:g} minutes"))
         yield from run.publish(RunStatus.WAITING_FOR_CAPACITY, queue_position=admission["position"])
-        # Python entities cannot raise events to an orchestration, so a waiting run asks again on a timer.
-        yield from run.wait(waiting_poll_delay(admission["position"]))
+        # The run that frees a slot wakes the next in line (`capacity_granted`); the timer covers a lost wake-up and
+        # renews the place in line well within its lease.
+        fallback = waiting_fallback_delay(gate["limits"]["lease_seconds"])
+        yield from run.wait(fallback, wake_on=CAPACITY_GRANTED_EVENT)
 
 
 def create_job(run: Run):
@@ -351,6 +382,9 @@ def render(run: Run):
     """Poll the provider job on durable timers until it ends; a long render continues as new."""
     stage = RunStatus.REMIXING if run.state.step.is_remix else RunStatus.GENERATING
     created = datetime.fromisoformat(run.input.created_at)
+    if run.state.stage != stage:
+        # The job exists: say so now, not at the first status call (with push that may be the only one).
+        yield from run.publish(stage, queue_position=(run.state.job.get("extra") or {}).get("queue_position"))
     while True:
         job = run.state.job
         status = JobStatus(job["status"])
@@ -358,7 +392,7 @@ def render(run: Run):
             # From here the provider's copy is a paid video: kept until stored, retried until shortly before expiry.
             until = store_deadline(job, run.now).isoformat()
             run.update(succeeded_jobs=(*run.state.succeeded_jobs, job["id"]), store_attempts=0, store_until=until)
-            run.release_capacity()  # the provider is done with the job; downloads hold no provider slot
+            yield from run.release_capacity()  # the provider is done with the job; downloads hold no provider slot
             return
         if status in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise RunEnded(RunStatus.FAILED, provider_failure(job))
@@ -371,14 +405,19 @@ def render(run: Run):
             run.update(polls=0)
             run.continue_as_new()
         clock = (run.now - created).total_seconds()
+        if not run.state.samples and run.state.polls == 0:
+            # A job just created: before its first reading, its rate is measured from here, not from the run's start
+            # (a run that waited in line for capacity began long before its job).
+            run.update(job_since=clock)
         samples = [ProgressSample(at, progress) for at, progress in run.state.samples]
         poll_after = (job.get("poll_after_ms") or 0) / 1000 or None
         remaining = (run.deadline - run.now).total_seconds()
-        delay = next_poll_delay(samples, clock, poll_after=poll_after, deadline=clock + remaining, bounds=bounds(run))
+        delay = next_poll_delay(samples, clock, since=run.state.job_since, poll_after=poll_after,
+                                deadline=clock + remaining, bounds=bounds(run))  # fmt: skip
         if run.input.options.push:
             # The provider calls back when the job ends (and the webhook wakes this wait): polling is the fallback.
-            delay = max(delay, PUSH_FALLBACK_POLL_SECONDS)
-        yield from run.wait_holding(delay, wake=run.input.options.push)
+            delay = max(delay, PUSH_FALLBACK_SECONDS)
+        yield from run.wait_holding(delay, wake_on=PROVIDER_UPDATE_EVENT if run.input.options.push else None)
         job = yield run.context.call_activity_with_retry(
             GET_PROVIDER_JOB, SAFE_RETRY, {"job_id": job["id"], "provider": run.input.provider}
         )
@@ -474,7 +513,7 @@ def settle_all(context: df.DurableOrchestrationContext, tasks: list):
 def report(run: Run):
     """Delete what may be deleted, give back capacity, write the manifest, tell the callback; return the result."""
     yield from delete_provider_copies(run)
-    run.release_capacity()  # every way out gives back the slot or the place in line (after the delete)
+    yield from run.release_capacity()  # every way out gives back the slot or the place in line (after the delete)
     view = run.view(run.final).to_dict()
     result = {**view, "run_id": run.id, "stored_job_id": last_stored_job(run.state)}
     manifest = {"id": run.id, "request": dict(run.input.request), "cost": run.input.cost,

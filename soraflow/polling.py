@@ -1,10 +1,10 @@
 """When to look at a provider job next: a pure policy over progress samples, the provider's hint and bounds.
 
-The aim is to notice a finished render soon after it finishes without hammering the provider. The policy
-fits a line through the recent (time, progress) samples to estimate when the job reaches 100 %, then waits
-about half of the remaining time, so each look halves the uncertainty; close to the estimate it waits the
-floor; past the estimate it backs off gently. Without a usable rate (queued, or progress not moving) it
-backs off geometrically up to a blind ceiling.
+The aim is to notice a finished render soon after it finishes with few status calls. While the job is queued (no
+progress) the policy backs off geometrically. Once progress moves it projects completion from the rate between the
+latest reading and the oldest one at least `min_span` earlier, waits `approach_fraction` of the time left, and
+near the estimate lands just past it (a quarter of the floor); a late job is looked at again after a wait that
+grows with its lateness.
 """
 
 from __future__ import annotations
@@ -12,23 +12,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# A run whose provider pushes completion (fal's webhook wakes it) polls only to cover a lost push: this rarely.
+# fal retries a delivery that was not answered 2xx, so a lost push is rare; one costs at most this long.
+PUSH_FALLBACK_SECONDS = 300.0
 # How many recent samples the estimate uses (and the orchestration keeps: history stays small).
 SAMPLE_WINDOW = 6
 
 
 @dataclass(frozen=True)
 class PollingBounds:
-    """Limits of the policy, in seconds."""
+    """Limits of the policy. `initial` and `floor` are seconds (settings POLL_INITIAL_SECONDS, POLL_FLOOR_SECONDS);
+    the blind ceiling, rate span, settle window and landing margin are multiples of `floor`, so a time-scaled
+    provider (the emulators) is polled like a real one when both settings are scaled with it."""
 
     floor: float = 1.0
-    ceiling: float = 30.0
+    ceiling: float = 60.0
     initial: float = 3.0
-    blind_ceiling: float = 10.0
-    blind_growth: float = 1.5
-    approach_fraction: float = 0.5
-    overdue_growth: float = 0.25
+    blind_growth: float = 4.0
+    blind_ceiling_floors: float = 25.0
+    min_span_floors: float = 15.0
+    approach_fraction: float = 0.7
+    first_rate_fraction: float = 0.6
+    settle_floors: float = 3.0
+    margin_floors: float = 0.25
+    overdue_growth: float = 1.5
 
 
+# Tuned on `benchmarks.polling_policy` (2,000 jobs, seed 7): 1.68 s mean detection at 7.58 calls/job; seeds 1, 2, 3
+# and 11 give 1.62-1.71 s at 7.47-7.55 calls. A first look at 8 s would save 0.2 calls, but 3 s shows a new job's
+# progress sooner (and POLL_INITIAL_SECONDS keeps its documented default).
 DEFAULT_BOUNDS = PollingBounds()
 
 
@@ -39,56 +51,75 @@ class ProgressSample:
     at: float
     progress: float
 
-    def to_list(self) -> list[float]:
-        return [self.at, self.progress]
-
     @classmethod
     def from_list(cls, pair: Sequence[float]) -> ProgressSample:
         return cls(float(pair[0]), float(pair[1]))
 
 
-def estimate_completion(samples: Sequence[ProgressSample]) -> float | None:
-    """The time at which progress should reach 100, by least squares over the moving samples; None if unknown."""
-    moving = [s for s in samples[-SAMPLE_WINDOW:] if 0 < s.progress < 100]
-    if len(moving) < 2:
+@dataclass(frozen=True)
+class Estimate:
+    """When the job should reach 100 %, and whether the rate came from two moving readings (else from one reading
+    and the last time the job was seen queued, which is rougher)."""
+
+    completion: float
+    measured: bool
+
+
+def estimate_completion(
+    samples: Sequence[ProgressSample], *, since: float = 0.0, bounds: PollingBounds = DEFAULT_BOUNDS
+) -> Estimate | None:
+    """Project the latest reading to 100 % at the observed rate; None while nothing moves. `since` is when the job
+    was created (at 0 %), on the samples' clock."""
+    window = list(samples[-SAMPLE_WINDOW:])
+    moving = [s for s in window if 0 < s.progress < 100]
+    if not moving:
         return None
-    n = len(moving)
-    mean_t = sum(s.at for s in moving) / n
-    mean_p = sum(s.progress for s in moving) / n
-    var_t = sum((s.at - mean_t) ** 2 for s in moving)
-    if var_t <= 0:
-        return None
-    rate = sum((s.at - mean_t) * (s.progress - mean_p) for s in moving) / var_t
+    last = moving[-1]
+    earlier = [s for s in moving[:-1] if last.at - s.at >= bounds.min_span_floors * bounds.floor]
+    if earlier:
+        # The oldest reading in the window: a longer baseline averages out the provider's jitter in progress.
+        reference, measured = earlier[0], True
+    else:
+        # Rendering started after the last queued reading (or the job's creation): assume at that reading, which
+        # underestimates the rate and so errs towards looking early.
+        queued = [s for s in window if s.at < last.at and s.progress <= 0]
+        reference, measured = (queued[-1] if queued else ProgressSample(since, 0.0)), False
+    span = last.at - reference.at
+    rate = (last.progress - reference.progress) / span if span > 0 else 0.0
     if rate <= 1e-9:
         return None
-    return mean_t + (100 - mean_p) / rate
+    return Estimate(last.at + (100 - last.progress) / rate, measured)
 
 
 def next_poll_delay(
     samples: Sequence[ProgressSample],
     now: float,
     *,
+    since: float = 0.0,
     poll_after: float | None = None,
     deadline: float | None = None,
     bounds: PollingBounds = DEFAULT_BOUNDS,
 ) -> float:
     """Seconds to wait before the next status call.
 
-    `samples` are the readings so far (oldest first), `now` the current time on the same clock,
-    `poll_after` the provider's hint in seconds (never polled sooner), `deadline` when the run gives up.
+    `samples` are the readings so far (oldest first), `now` the current time on the same clock, `since` when the
+    job was created on that clock, `poll_after` the provider's hint in seconds (never polled sooner), `deadline`
+    when the run gives up.
     """
-    completion = estimate_completion(samples)
-    if completion is None:
-        blind_looks = sum(1 for s in samples if s.progress <= 0 or s.progress >= 100) + _stalled_looks(samples)
-        delay = min(bounds.initial * bounds.blind_growth ** max(blind_looks - 1, 0), bounds.blind_ceiling)
+    estimate = estimate_completion(samples, since=since, bounds=bounds)
+    if estimate is None:
+        blind_looks = sum(1 for s in samples[-SAMPLE_WINDOW:] if s.progress <= 0 or s.progress >= 100)
+        blind_looks += _stalled_looks(samples)
+        delay = min(bounds.initial * bounds.blind_growth**blind_looks, bounds.blind_ceiling_floors * bounds.floor)
     else:
-        remaining = completion - now
-        if remaining > bounds.floor * 2:
-            delay = remaining * bounds.approach_fraction
+        remaining = estimate.completion - now
+        if remaining > bounds.settle_floors * bounds.floor:
+            fraction = bounds.approach_fraction if estimate.measured else bounds.first_rate_fraction
+            delay = remaining * fraction
         elif remaining > 0:
-            delay = max(remaining, bounds.floor)
+            delay = remaining + bounds.margin_floors * bounds.floor
         else:
-            # Past the estimate: the job is late, so each look waits a little longer than the last.
+            # Past the estimate: the job is late (its progress curve bends), so each look waits longer than the last.
             delay = bounds.floor + -remaining * bounds.overdue_growth
     delay = min(max(delay, bounds.floor), bounds.ceiling)
     if poll_after is not None and poll_after > 0:

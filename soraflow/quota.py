@@ -2,11 +2,13 @@
 
 A pure state machine: the Durable entity in `entities/provider_quota.py` keeps one `QuotaGate` per provider
 resource and applies operations to it. Time always arrives as an argument (the calling orchestration's replay-safe
-clock, epoch seconds), never from the system clock, so an operation replayed gives the same answer.
+clock, epoch seconds), never from the system clock, so an operation replayed gives the same answer. Every operation
+names the waiters it admitted, so the caller can wake them at once instead of leaving them to their next look.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -17,8 +19,9 @@ from soraflow.config import Settings
 RATE_WINDOW_SECONDS = 60.0
 # How long a slot or a queue place outlives its run's last word; runs renew when half of it has gone.
 DEFAULT_LEASE_SECONDS = 120.0
-# Waiting runs ask again this often: the head of the queue soonest, those far back less often.
-WAITING_POLL_SECONDS = (1.0, 5.0)
+# A waiting run is woken by an event when a slot is handed to it; it asks again on a timer only in case that event
+# was lost, this often at most, and at least three times per lease so its place in line never lapses.
+WAITING_FALLBACK_SECONDS = 30.0
 MAX_RUN_ID_CHARS = 128
 
 
@@ -52,14 +55,28 @@ class QuotaLimits:
 
 @dataclass(frozen=True)
 class Admission:
-    """The gate's answer to a run: granted (with its lease's expiry), or its 1-based place in the queue."""
+    """The gate's answer to a run: granted (with its lease's expiry), or its 1-based place in the queue; and the
+    other runs this operation admitted (to be woken)."""
 
     granted: bool
     position: int | None = None
     lease_expires: float | None = None
+    admitted: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"granted": self.granted, "position": self.position, "lease_expires": self.lease_expires}
+        return {"granted": self.granted, "position": self.position, "lease_expires": self.lease_expires,
+                "admitted": list(self.admitted)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Release:
+    """The gate's answer to a release: whether the run held a slot or a place in line, and the runs it admitted."""
+
+    released: bool
+    admitted: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"released": self.released, "admitted": list(self.admitted)}
 
 
 @dataclass
@@ -79,7 +96,8 @@ class QuotaGate:
         _check(run_id, now)
         if limits is not None:
             self.limits = limits
-        self.expire(now)
+        self._drop_expired(now)
+        admitted = self._admit(now)
         lease = now + self.limits.lease_seconds
         if run_id in self.holders:
             self.holders[run_id] = lease
@@ -89,39 +107,46 @@ class QuotaGate:
                 self.waiters[places.index(run_id)] = (run_id, lease)
             else:
                 self.waiters.append((run_id, lease))
-            self._admit(now)
-        return self.admission(run_id)
+            admitted += self._admit(now)
+        others = tuple(waiter for waiter in admitted if waiter != run_id)
+        return dataclasses.replace(self.admission(run_id), admitted=others)
 
-    def release(self, run_id: str, now: float) -> bool:
-        """Give back the run's slot or its place in line; True if it had either. Safe to repeat."""
+    def release(self, run_id: str, now: float) -> Release:
+        """Give back the run's slot or its place in line (`released` if it had either); the waiters that take the
+        freed slots are `admitted`. Safe to repeat."""
         _check(run_id, now)
         had = self.holders.pop(run_id, None) is not None
         kept = [(waiter, expiry) for waiter, expiry in self.waiters if waiter != run_id]
         had = had or len(kept) != len(self.waiters)
         self.waiters = kept
-        self.expire(now)
-        self._admit(now)
-        return had
+        self._drop_expired(now)
+        return Release(had, tuple(self._admit(now)))
 
     def renew(self, run_id: str, now: float) -> Admission:
         """Extend a holder's lease. A run whose lease lapsed is in the provider all the same, so it is counted
         again (even above the limit, which then admits no one until enough slots are back)."""
         _check(run_id, now)
-        self.expire(now)
+        self._drop_expired(now)
+        admitted = self._admit(now)
         self.waiters = [(waiter, expiry) for waiter, expiry in self.waiters if waiter != run_id]
         self.holders[run_id] = now + self.limits.lease_seconds
-        return self.admission(run_id)
+        others = tuple(waiter for waiter in admitted if waiter != run_id)
+        return dataclasses.replace(self.admission(run_id), admitted=others)
 
     def expire(self, now: float) -> list[str]:
         """Drop every slot and queue place whose lease has run out (a run that died, was terminated or deleted),
-        and grants older than the rate window; returns the run ids dropped."""
+        and grants older than the rate window, then admit waiters into the freed slots; returns the run ids dropped."""
+        gone = self._drop_expired(now)
+        self._admit(now)
+        return gone
+
+    def _drop_expired(self, now: float) -> list[str]:
         _check_now(now)
         gone = [run_id for run_id, expiry in self.holders.items() if expiry <= now]
         gone += [run_id for run_id, expiry in self.waiters if expiry <= now]
         self.holders = {run_id: expiry for run_id, expiry in self.holders.items() if expiry > now}
         self.waiters = [(run_id, expiry) for run_id, expiry in self.waiters if expiry > now]
         self.grants = [at for at in self.grants if at > now - RATE_WINDOW_SECONDS]
-        self._admit(now)
         return gone
 
     def admission(self, run_id: str) -> Admission:
@@ -133,12 +158,15 @@ class QuotaGate:
             return Admission(False, position=places.index(run_id) + 1)
         return Admission(False)
 
-    def _admit(self, now: float) -> None:
+    def _admit(self, now: float) -> list[str]:
         # Slots go to the head of the line only: a later arrival never overtakes an earlier one.
+        admitted = []
         while self.waiters and len(self.holders) < self.limits.concurrent and not self._rate_limited(now):
             run_id, _ = self.waiters.pop(0)
             self.holders[run_id] = now + self.limits.lease_seconds
             self.grants.append(now)
+            admitted.append(run_id)
+        return admitted
 
     def _rate_limited(self, now: float) -> bool:
         per_minute = self.limits.per_minute
@@ -180,10 +208,9 @@ def quota_options(settings: Settings) -> dict | None:
     return {"key": quota_key(settings.sora_endpoint, settings.sora_api), "limits": limits.to_dict()}
 
 
-def waiting_poll_delay(position: int | None) -> float:
-    """Seconds a waiting run lets pass before asking again: 1 s at the head of the line, up to 5 s far back."""
-    low, high = WAITING_POLL_SECONDS
-    return min(low + 0.5 * max((position or 1) - 1, 0), high)
+def waiting_fallback_delay(lease_seconds: float) -> float:
+    """Seconds a waiting run lets pass before asking again if no wake-up came: a third of its lease at most."""
+    return min(WAITING_FALLBACK_SECONDS, lease_seconds / 3)
 
 
 def _check(run_id: object, now: object) -> None:

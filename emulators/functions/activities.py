@@ -1,4 +1,7 @@
-"""Activity execution: through the SDK's ActivityTriggerConverter, in a pool sized by host.json, at-least-once."""
+"""Activity execution: through the SDK's ActivityTriggerConverter, in a pool sized by host.json, at-least-once.
+
+An activity may take a durable client binding too (`durable_client_input`), as on Azure, e.g. to raise an event on
+another orchestration."""
 
 from __future__ import annotations
 
@@ -32,8 +35,10 @@ class ActivityRunner:
         executor: Executor,
         limit: int,
         on_result: Callable[[str], None],
+        client_binding: Callable[[dict], str] | None = None,
     ) -> None:
         self.app = app
+        self.client_binding = client_binding
         self.store = store
         self.executor = executor
         self.limit = limit
@@ -103,9 +108,15 @@ class ActivityRunner:
                 f"Known activity functions: {known}."
             )
         value = ActivityTriggerConverter.decode(meta.Datum(type="json", value=work.input), trigger_metadata=None)
+        kwargs: dict = {spec.trigger["name"]: value}
+        for binding in spec.bindings:
+            if binding.get("type") == "durableClient":
+                if self.client_binding is None:
+                    raise LookupError(f"activity '{work.name}' takes a durable client, but this runner has none")
+                kwargs[binding["name"]] = self.client_binding(binding)
         result = await invocation.invoke(
             spec,
-            {spec.trigger["name"]: value},
+            kwargs,
             reason="(null)",
             directory=str(self.app.directory),
             executor=self.executor,

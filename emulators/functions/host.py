@@ -81,7 +81,7 @@ class Host:
             "entities", self.entities.run_batch, self.entity_executor, durable.max_entities
         )
         self.activity_runner = ActivityRunner(
-            app, self.store, self.activity_executor, durable.max_activities, self._wake_instance
+            app, self.store, self.activity_executor, durable.max_activities, self._wake_instance, self._client_binding
         )
         self.timer_clock = TimerClock(self.store.fire_due_timers, self.store.next_timer_at, self._wake_instance)
         self.rpc_port = options.rpc_port or free_port()

@@ -58,6 +58,25 @@ def impatient_app(tmp_path, azurite_connection_string):
     sora.kill()
 
 
+@pytest.fixture
+def patient_app(tmp_path, azurite_connection_string):
+    """A second stack with the default two-minute leases, so a waiting run's fallback look is 30 s away."""
+    sora, host = start_stack(tmp_path, azurite_connection_string)
+    client = SoraflowClient(host.url, sora.url, azurite_connection_string, host)
+    yield client
+    client.http.close()
+    host.kill()
+    sora.kill()
+
+
+def history(app, run_id: str) -> list[dict]:
+    """The run's durable history (this execution), through the Durable HTTP API."""
+    response = app.http.get(f"{app.url}/runtime/webhooks/durabletask/instances/{run_id}",
+                            params={"code": MASTER_KEY, "showHistory": "true"})  # fmt: skip
+    response.raise_for_status()
+    return response.json()["historyEvents"]
+
+
 @pytest.fixture(autouse=True)
 def idle_gate(soraflow_app):
     """Each test starts with a fresh emulator and a gate nobody holds or waits at (leases left over expire)."""
@@ -213,3 +232,23 @@ def test_runs_that_time_out_in_the_provider_give_back_their_slots(impatient_app)
     # Leases here last two minutes: an empty gate within seconds means each run gave its slot back.
     wait_until(lambda: gate_state(impatient_app)["holders"] == {}, timeout=10, message="the slots given back")
     assert len(provider_jobs(impatient_app)) == LIMIT
+
+
+def test_the_run_that_frees_a_slot_wakes_the_next_in_line_without_its_fallback_timer(patient_app):
+    holders = start_stalled_holders(patient_app, LIMIT)
+    waiting = patient_app.start(prompt="woken, not polling")
+    wait_until(lambda: queue_position(patient_app, waiting["id"]) == 1, message="the waiter at position 1")
+
+    assert patient_app.http.post(f"{patient_app.url}/api/videos/{holders[0]['id']}/cancel").status_code == 202
+    assert patient_app.wait(waiting["id"])["status"] == "completed"
+
+    events = history(patient_app, waiting["id"])
+    woken = [i for i, e in enumerate(events) if e["EventType"] == "EventRaised" and e["Name"] == "capacity_granted"]
+    timers = [i for i, e in enumerate(events) if e["EventType"] == "TimerFired"]
+    assert woken, "the waiter was woken by the capacity_granted event"
+    assert not timers or timers[0] > woken[0], "no fallback timer fired while it waited in line (30 s each)"
+    released = history(patient_app, holders[0]["id"])
+    assert [e for e in released if e.get("FunctionName") == "wake_waiting_runs" and e["EventType"] == "TaskCompleted"]
+    patient_app.http.post(f"{patient_app.url}/api/videos/{holders[1]['id']}/cancel")
+    assert patient_app.wait(holders[1]["id"])["status"] == "cancelled"
+    assert [r for r in patient_app.sora_requests() if r["status"] == 429] == []

@@ -12,7 +12,7 @@ from soraflow.quota import (
     QuotaLimits,
     quota_key,
     quota_options,
-    waiting_poll_delay,
+    waiting_fallback_delay,
 )
 
 LEASE = 30.0
@@ -68,9 +68,9 @@ def test_release_is_idempotent_and_frees_only_what_the_run_held():
     g = gate()
     for run_id in ("run-a", "run-b", "run-c"):
         g.acquire(run_id, T0)
-    assert g.release("run-a", T0 + 1) is True
-    assert g.release("run-a", T0 + 1) is False
-    assert g.release("run-never-seen", T0 + 1) is False
+    assert g.release("run-a", T0 + 1).released is True
+    assert g.release("run-a", T0 + 1).released is False
+    assert g.release("run-never-seen", T0 + 1).released is False
     assert set(g.holders) == {"run-b", "run-c"}
     assert g.waiters == []
 
@@ -79,7 +79,7 @@ def test_a_waiting_run_that_leaves_frees_no_slot_and_the_rest_move_up():
     g = gate()
     for run_id in ("run-a", "run-b", "run-c", "run-d"):
         g.acquire(run_id, T0)
-    assert g.release("run-c", T0 + 1) is True  # cancelled while waiting
+    assert g.release("run-c", T0 + 1).released is True  # cancelled while waiting
     assert set(g.holders) == {"run-a", "run-b"}
     assert g.admission("run-d").position == 1
     assert g.admission("run-c").position is None
@@ -250,8 +250,56 @@ def test_malformed_gate_settings_are_named(name, value):
         Settings.from_env({"SORA_ENDPOINT": "http://127.0.0.1:8910", name: value})
 
 
-def test_waiting_runs_ask_soonest_at_the_head_of_the_line():
-    assert waiting_poll_delay(1) == 1.0
-    assert waiting_poll_delay(3) == 2.0
-    assert waiting_poll_delay(100) == 5.0
-    assert waiting_poll_delay(None) == 1.0
+def test_a_waiting_run_asks_again_on_its_own_only_as_a_fallback_within_a_third_of_its_lease():
+    assert waiting_fallback_delay(120) == 30.0
+    assert waiting_fallback_delay(30) == 10.0
+
+
+# --- who to wake ---
+
+
+def test_a_release_names_the_waiter_it_let_in():
+    g = gate(concurrent=1)
+    for run_id in ("run-a", "run-b", "run-c"):
+        g.acquire(run_id, T0)
+    release = g.release("run-a", T0 + 1)
+    assert release.to_dict() == {"released": True, "admitted": ["run-b"]}
+    assert g.admission("run-b").granted
+
+
+def test_a_release_that_frees_no_slot_names_no_one():
+    g = gate(concurrent=1)
+    for run_id in ("run-a", "run-b", "run-c"):
+        g.acquire(run_id, T0)
+    assert g.release("run-c", T0 + 1).admitted == ()  # a waiter leaving frees no slot
+    assert g.release("run-c", T0 + 2).admitted == ()  # a repeated release wakes no one twice
+
+
+def test_a_release_of_two_slots_names_both_waiters_in_order():
+    g = gate(concurrent=2)
+    for run_id in ("run-a", "run-b", "run-c", "run-d", "run-e"):
+        g.acquire(run_id, T0)
+    g.expire(T0)
+    assert g.release("run-a", T0 + 1).admitted == ("run-c",)
+    assert g.release("run-b", T0 + 1).admitted == ("run-d",)
+
+
+def test_an_ask_that_finds_a_lapsed_slot_names_the_waiter_it_let_in_but_not_the_asker():
+    g = gate(concurrent=1)
+    g.acquire("run-dead", T0)
+    g.acquire("run-b", T0 + 1)
+    g.acquire("run-c", T0 + LEASE - 1)
+    g.acquire("run-b", T0 + LEASE - 0.5)
+    answer = g.acquire("run-c", T0 + LEASE + 0.1)  # run-dead's lease is over: the head of the line, run-b, gets it
+    assert not answer.granted and answer.position == 1 and answer.admitted == ("run-b",)
+    assert g.acquire("run-b", T0 + LEASE + 0.2).admitted == ()
+
+
+def test_the_asker_itself_is_granted_not_named():
+    g = gate(concurrent=1)
+    g.acquire("run-a", T0)
+    g.acquire("run-b", T0)
+    g.release("run-a", T0 + 1)
+    assert g.acquire("run-b", T0 + 2).to_dict() == {
+        "granted": True, "position": None, "lease_expires": T0 + 2 + LEASE, "admitted": [],
+    }  # fmt: skip

@@ -45,8 +45,8 @@ def test_acquire_renew_release_across_batches(handle):
         ("acquire", {"run_id": "run-b", "now": 101.0, "limits": LIMITS}),
     )
     assert results == [
-        {"granted": True, "position": None, "lease_expires": 110.0},
-        {"granted": False, "position": 1, "lease_expires": None},
+        {"granted": True, "position": None, "lease_expires": 110.0, "admitted": []},
+        {"granted": False, "position": 1, "lease_expires": None, "admitted": []},
     ]
     state, results = run_batch(
         handle,
@@ -57,8 +57,8 @@ def test_acquire_renew_release_across_batches(handle):
         ("acquire", {"run_id": "run-b", "now": 107.0}),
     )
     assert results[0]["lease_expires"] == 115.0
-    assert results[1:3] == [True, False]
-    assert results[3] == {"granted": True, "position": None, "lease_expires": 117.0}
+    assert results[1:3] == [{"released": True, "admitted": ["run-b"]}, {"released": False, "admitted": []}]
+    assert results[3] == {"granted": True, "position": None, "lease_expires": 117.0, "admitted": []}
     assert state["holders"] == {"run-b": 117.0}
     assert state["limits"] == LIMITS
 
@@ -80,5 +80,5 @@ def test_a_malformed_operation_fails_alone_and_changes_nothing(handle, operation
     before, _ = run_batch(handle, None, ("acquire", {"run_id": "run-a", "now": 100.0, "limits": LIMITS}))
     state, results = run_batch(handle, before, (operation, payload), ("acquire", {"run_id": "run-b", "now": 101.0}))
     assert results[0][0] == "error" and message in results[0][1]
-    assert results[1] == {"granted": False, "position": 1, "lease_expires": None}
+    assert results[1] == {"granted": False, "position": 1, "lease_expires": None, "admitted": []}
     assert state["holders"] == before["holders"]

@@ -3,7 +3,8 @@
 The technique of Microsoft's `samples-v2/blueprint/tests`: take the user function out of the blueprint, hand it a
 context whose `call_activity`, `create_timer`, `task_any`, ... return plain task objects, and drive the generator
 with `send`/`throw` as replay would. Activities and entity operations are answered by the test's functions; timers
-move the orchestration clock; a `cancel_when` predicate decides when the cancel event wins a race.
+move the orchestration clock; `cancel_when`, `update_when` and `capacity_when` predicates decide when the cancel,
+provider-push and capacity-granted events win a race.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class ScriptedContext:
         entity: Callable[[str, dict], Any] | None = None,
         cancel_when: Callable[[ScriptedContext], bool] | None = None,
         update_when: Callable[[ScriptedContext], bool] | None = None,
+        capacity_when: Callable[[ScriptedContext], bool] | None = None,
         start: datetime = START,
     ):
         self.input = run_input
@@ -68,11 +70,14 @@ class ScriptedContext:
         self.entity = entity
         self.cancel_when = cancel_when
         self.update_when = update_when
+        self.capacity_when = capacity_when
         self.updates_delivered = 0
+        self.capacity_wakes_delivered = 0
         self.current_utc_datetime = start
         self.is_replaying = False
         self.calls: list[tuple[str, dict]] = []
         self.timers: list[float] = []
+        self.timers_at: list[tuple[str | None, float]] = []  # (the stage shown when the timer fired, its seconds)
         self.signals: list[tuple[str, dict]] = []
         self.entity_calls: list[tuple[str, dict]] = []
         self.custom_statuses: list[dict] = []
@@ -145,6 +150,7 @@ class ScriptedContext:
             self._fire(task)
         elif task.kind == "any":
             update = self.events.get("provider_update")
+            capacity = self.events.get("capacity_granted")
             if self.cancel_event in task.children and self.cancel_when and self.cancel_when(self):
                 self.cancel_event.done, self.cancel_event.result = True, {"requested_at": "now"}
                 task.result = self.cancel_event
@@ -152,6 +158,10 @@ class ScriptedContext:
                 update.done, update.result = True, {"request_id": "pushed"}
                 self.updates_delivered += 1
                 task.result = update
+            elif capacity in task.children and self.capacity_when and self.capacity_when(self):
+                capacity.done, capacity.result = True, {"by": "run-that-released"}
+                self.capacity_wakes_delivered += 1
+                task.result = capacity
             else:
                 timer = next(child for child in task.children if child.kind == "timer")
                 self._fire(timer)
@@ -169,6 +179,8 @@ class ScriptedContext:
 
     def _fire(self, timer: Task) -> None:
         self.timers.append((timer.fire_at - self.current_utc_datetime).total_seconds())
+        stage = self.custom_statuses[-1]["status"] if self.custom_statuses else None
+        self.timers_at.append((stage, self.timers[-1]))
         self.current_utc_datetime = max(self.current_utc_datetime, timer.fire_at)
         timer.done = True
 

@@ -10,6 +10,7 @@ from orchestrators.run_state import RunInput, Step
 from orchestrators.video_run import video_run_orchestrator
 from soraflow.callbacks import CallbackDeliveryError
 from soraflow.config import Settings
+from soraflow.polling import DEFAULT_BOUNDS, PUSH_FALLBACK_SECONDS
 from soraflow.providers.errors import ProviderExpired, ProviderRateLimited, ProviderServerError
 from soraflow.providers.sora_request import parse_video_request
 from soraflow.storage.blob_store import BlobStoreError as StorageError
@@ -96,6 +97,7 @@ class Provider:
             "write_run_manifest": lambda p: f"runs/{p['id']}/run.json",
             "deliver_run_callback": lambda p: {"status_code": 200, "attempts": 1},
             "index_run": lambda p: None,
+            "wake_waiting_runs": lambda p: {"woken": p["run_ids"], "missed": []},
             **overrides,
         }
 
@@ -271,7 +273,7 @@ def test_cancel_while_waiting_for_capacity_ends_cancelled_without_a_job():
                            cancel_when=cancel_at("waiting_for_capacity"))  # fmt: skip
     assert result["status"] == "cancelled" and provider.created == []
     assert ("release", {"run_id": "run-unit-0001", "now": pytest.approx(START.timestamp(), abs=60)}) in [
-        (op, payload) for op, payload in context.signals
+        (op, payload) for op, payload in context.entity_calls
     ]
 
 
@@ -502,7 +504,7 @@ def pushing(data: dict) -> dict:
 
 def test_with_push_polling_is_only_a_slow_fallback():
     _, context = play(pushing(run_input()), Provider(polls=2))
-    assert context.timers and min(context.timers) >= 30
+    assert context.timers and min(context.timers) >= PUSH_FALLBACK_SECONDS
 
 
 def test_a_push_wakes_the_run_at_once_instead_of_waiting_out_the_poll():
@@ -542,3 +544,111 @@ def test_a_run_recorded_before_providers_were_named_is_routed_to_its_sora_api(ap
 def test_a_run_names_the_provider_its_request_was_made_for():
     data = run_input()
     assert RunInput.from_dict({**data, "request": {**data["request"], "provider": "fal"}}).provider == "fal"
+
+
+# --- waiting for capacity: woken by the gate, the timer only a fallback ---
+
+GATED = {"SORA_QUOTA_GATE": "true"}
+
+
+class Gate:
+    """The quota entity's answers: `refusals` asks are refused (in line at position 1), then the run is let in;
+    a release lets in `admits`."""
+
+    def __init__(self, refusals: int = 0, admits: tuple[str, ...] = ()):
+        self.refusals = refusals
+        self.admits = admits
+        self.asks = 0
+
+    def __call__(self, operation: str, payload: dict) -> dict:
+        if operation == "release":
+            return {"released": True, "admitted": list(self.admits)}
+        self.asks += 1
+        granted = self.asks > self.refusals
+        return {"granted": granted, "position": None if granted else 1, "admitted": [],
+                "lease_expires": START.timestamp() + 120 if granted else None}  # fmt: skip
+
+
+def capacity_waits(context: ScriptedContext) -> list[float]:
+    return [seconds for stage, seconds in context.timers_at if stage == "waiting_for_capacity"]
+
+
+def test_a_run_in_line_is_woken_by_the_gates_event_without_waiting_out_its_timer():
+    gate, provider = Gate(refusals=1), Provider()
+    result, context = play(run_input(GATED), provider, entity=gate, capacity_when=lambda ctx: True)
+    assert result["status"] == "completed" and provider.created == ["video_1"]
+    assert gate.asks == 2 and context.capacity_wakes_delivered == 1
+    assert capacity_waits(context) == [], "the wait in line ended by the event, not by a timer"
+
+
+def test_a_lost_wake_up_is_covered_by_asking_again_after_the_fallback_timer():
+    gate, provider = Gate(refusals=2), Provider()
+    result, context = play(run_input(GATED), provider, entity=gate)
+    assert result["status"] == "completed" and provider.created == ["video_1"]
+    assert capacity_waits(context) == [30.0, 30.0] and gate.asks == 3
+
+
+def test_an_extra_wake_up_while_still_in_line_only_asks_the_gate_again():
+    gate, provider = Gate(refusals=3), Provider()
+    result, context = play(run_input(GATED), provider, entity=gate, capacity_when=lambda ctx: True)
+    assert result["status"] == "completed" and provider.created == ["video_1"]
+    assert gate.asks == 4 and context.capacity_wakes_delivered == 3, "each wake-up was checked with the gate"
+
+
+def test_wake_ups_before_the_gate_grants_the_remix_do_not_let_it_in():
+    provider = Provider()
+    grants = iter([True, False, False, True])
+
+    def entity(operation, payload):
+        if operation == "release":
+            return {"released": True, "admitted": []}
+        granted = next(grants)
+        return {"granted": granted, "position": None if granted else 1, "admitted": [],
+                "lease_expires": START.timestamp() + 120 if granted else None}  # fmt: skip
+
+    data = run_input(GATED, remix={"prompt": "watercolour"})
+    result, context = play(data, provider, entity=entity, capacity_when=lambda ctx: True)
+    assert result["status"] == "completed" and provider.created == ["video_1", "remix_2"]
+    asks = [op for op, _ in context.entity_calls if op == "acquire"]
+    assert len(asks) == 4, "each wake-up was checked with the gate; only its grant let the remix in"
+
+
+def test_a_run_that_frees_its_slot_wakes_the_run_the_gate_let_in():
+    gate, provider = Gate(admits=("run-next",)), Provider()
+    result, context = play(run_input(GATED), provider, entity=gate)
+    wakes = [payload for name, payload in context.calls if name == "wake_waiting_runs"]
+    assert result["status"] == "completed"
+    assert wakes == [{"run_ids": ["run-next"], "by": "run-unit-0001"}]
+    assert context.names().index("wake_waiting_runs") < context.names().index("store_provider_output"), (
+        "the slot is handed on as soon as the render ends, before the downloads"
+    )
+
+
+def test_a_release_that_lets_no_one_in_wakes_no_one():
+    _, context = play(run_input(GATED), Provider(), entity=Gate())
+    assert "wake_waiting_runs" not in context.names()
+
+
+def test_a_wake_up_that_cannot_be_sent_never_fails_the_run_that_freed_the_slot():
+    def broken(payload):
+        raise crash("ConnectionError: the host is gone")
+
+    result, _ = play(run_input(GATED), Provider(), entity=Gate(admits=("run-next",)),
+                     activities={"wake_waiting_runs": broken})  # fmt: skip
+    assert result["status"] == "completed"
+
+
+def test_a_job_created_after_a_wait_in_line_is_polled_from_its_own_creation_not_the_runs():
+    """After 60 s in line, the first reading says 50 % 3 s after the create: the job should end 3 s later, so the
+    next look lands just past that (measured from the run's start it would read 50 % in 63 s, and wait 38 s)."""
+    result, context = play(run_input(GATED), Provider(polls=2), entity=Gate(refusals=2))
+    assert result["status"] == "completed"
+    assert context.timers_at[:2] == [("waiting_for_capacity", 30.0)] * 2
+    assert [seconds for _, seconds in context.timers_at[2:]] == [3.0, 3 + DEFAULT_BOUNDS.margin_floors]
+
+
+def test_a_run_whose_provider_pushes_shows_generating_as_soon_as_its_job_exists():
+    """With push the first status call may be the only one: the stage must not wait for it."""
+    _, context = play(pushing(run_input()), Provider(polls=1))
+    first_wait = context.timers_at[0]
+    assert first_wait == ("generating", PUSH_FALLBACK_SECONDS)

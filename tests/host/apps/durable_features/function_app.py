@@ -341,3 +341,33 @@ def create_flag(flag: str) -> str:
 def sleep_for(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+# -- an activity with a durable client (how one orchestration wakes another) ------------------------------
+
+
+@app.orchestration_trigger(context_name="context")
+def sleeper(context: df.DurableOrchestrationContext):
+    """Waits for `Wake` (raised by another orchestration's activity), with a long timer as the alternative."""
+    wake = context.wait_for_external_event("Wake")
+    timer = context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=300))
+    winner = yield context.task_any([wake, timer])
+    if winner == wake:
+        timer.cancel()
+        return {"woken_by": wake.result}
+    return {"woken_by": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def waker(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("raise_wake", {"instance_id": context.get_input(), "by": context.instance_id}))
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def raise_wake(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    try:
+        await client.raise_event(payload["instance_id"], "Wake", payload["by"])
+    except Exception as exc:
+        return {"raised": False, "error": str(exc)}
+    return {"raised": True}
