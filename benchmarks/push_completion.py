@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.quota_throughput import follow
 from emulators import processes
 from emulators.fal.queue import render_seconds
 
@@ -101,22 +102,6 @@ def run_mode(args: argparse.Namespace, push: bool, work: Path, connection: str) 
         "calls": statistics.fmean(calls) if calls else math.nan,
         "completed": sum(1 for run in runs if run["status"] == "completed"),
     }
-
-
-def follow(http: httpx.Client, run_ids: list[str], timeout: float) -> list[dict]:
-    """Poll every run until all have ended."""
-    deadline = time.monotonic() + timeout
-    done: dict[str, dict] = {}
-    while len(done) < len(run_ids):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(run_ids) - len(done)} runs had not ended after {timeout:g} s")
-        for run_id in run_ids:
-            if run_id not in done:
-                run = http.get(f"/videos/{run_id}").json()
-                if run["status"] in FINAL:
-                    done[run_id] = run
-        time.sleep(0.5)
-    return [done[run_id] for run_id in run_ids]
 
 
 def detection(log: list[dict], render: float) -> tuple[list[float], list[int]]:

@@ -217,6 +217,15 @@ def parse_request_json(data: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) ->
     return value
 
 
+def _refuse_if_any(errors: list[FieldError], body: Mapping) -> None:
+    """Raise every problem found (at most MAX_ERRORS, then a count); with none, what the published schema refuses."""
+    errors = errors or _contract_errors(body)
+    if errors:
+        if len(errors) > MAX_ERRORS:
+            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
+        raise RequestValidationError(errors)
+
+
 def _contract_errors(body: Mapping) -> list[FieldError]:
     """What the published request schema refuses in a body the checks above accepted (normally nothing)."""
     from soraflow.contract.validation import contract_errors  # pydantic loads on the first request, not at indexing
@@ -599,12 +608,7 @@ def parse_for_capabilities(
     options = _check_provider_options(errors, body.get("provider_options"), caps)
     callback_url = _check_callback_url(errors, body.get("callback_url"))
     metadata = _check_metadata(errors, body.get("metadata"))
-    if not errors:
-        errors = _contract_errors(body)
-    if errors:
-        if len(errors) > MAX_ERRORS:
-            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
-        raise RequestValidationError(errors)
+    _refuse_if_any(errors, body)
     assert prompt is not None and size and seconds
     return VideoRequest(
         api=caps.api,

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 
-from soraflow.errors import FieldError, RequestValidationError
+from soraflow.errors import FieldError
 from soraflow.model_table import MODEL_NAME, SORA1_MAX_VARIANTS, ModelLimits, load_model_table
 from soraflow.video_request import (
     COMMON_FIELDS,
     FIELD_HINTS,
-    MAX_ERRORS,
     MAX_UNKNOWN_FIELDS_NAMED,
     ROUTING_FIELDS,
     VideoRequest,
@@ -22,9 +21,9 @@ from soraflow.video_request import (
     _check_reference,
     _check_remix,
     _check_size,
-    _contract_errors,
     _fail,
     _field_name,
+    _refuse_if_any,
     _show,
 )
 
@@ -87,12 +86,7 @@ def parse_video_request(
     if body.get("provider_options") not in (None, {}):
         errors.append(FieldError("provider_options", f"provider_options: {model} takes no provider options"))
 
-    if not errors:
-        errors = _contract_errors(body)
-    if errors:
-        if len(errors) > MAX_ERRORS:
-            errors = [*errors[:MAX_ERRORS], FieldError("body", f"and {len(errors) - MAX_ERRORS} more problems")]
-        raise RequestValidationError(errors)
+    _refuse_if_any(errors, body)
     assert prompt is not None and model is not None and limits is not None and size and seconds
     return VideoRequest(
         api=api,
