@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-PACKAGE = "soraflow_client"
+# Not "soraflow_client", the generator's name for it: that is the project's own client package.
+PACKAGE = "generated_soraflow_client"
 
 
 @pytest.fixture(scope="module")
 def generated_client(soraflow_app, tmp_path_factory):
-    """The `soraflow_client` package, generated from this app's /api/openapi.json into a temporary folder."""
+    """The generated client package, made from this app's /api/openapi.json into a temporary folder."""
     work = tmp_path_factory.mktemp("client")
     document = work / "openapi.json"
     document.write_bytes(httpx.get(f"{soraflow_app.url}/api/openapi.json", timeout=30).raise_for_status().content)
