@@ -24,10 +24,12 @@ def list_models(req: func.HttpRequest) -> func.HttpResponse:
         models = configured_models(settings)
     except ConfigurationError as error:
         return problem_from_error(error, status=500)
+    providers = configured_providers(settings)
     body = {
         "object": "list",
-        "default_model": settings.sora_model,
-        "providers": [provider.name for provider in configured_providers(settings)],
+        # What a request without `model` gets: the default provider's (VIDEO_PROVIDER) default model.
+        "default_model": providers[0].default_model(settings) if providers else None,
+        "providers": [provider.name for provider in providers],
         "data": [caps.to_dict() for caps in models],
     }
     return func.HttpResponse(json.dumps(body), status_code=200, mimetype="application/json")
