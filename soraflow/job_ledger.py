@@ -211,7 +211,11 @@ class JobLedger:
             if adopted is not None:
                 return adopted
             raise
-        self.claim(job)
+        if not self.claim(job):
+            # A run whose own create answer was lost took this new job for its own in the moment before this claim
+            # (docs/reliability.md, "Matching can mis-adopt"): this run still uses the job it made.
+            holder = self._read(claim_blob(job)) or {}
+            log.warning("run %s: new provider job %s was claimed by run %s", self.run_id, job.id, holder.get("run_id"))
         self._record(job, adopted=False)
         log.info("run %s: created provider %s job %s", self.run_id, self.kind, job.id)
         return job
