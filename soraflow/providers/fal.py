@@ -130,33 +130,26 @@ def _veo_prices(base: float, audio: float, base_4k: float, audio_4k: float) -> d
     return prices
 
 
+def _veo(model: str, prices: dict[str, float]) -> FalModel:
+    """A Veo 3.1 family on fal: `{model}` from text, `{model}/image-to-video` from a first frame."""
+    return FalModel(
+        model=model,
+        text_endpoint=model,
+        image_endpoint=f"{model}/image-to-video",
+        sizes=_VEO_SIZES,
+        seconds=_VEO_SECONDS,
+        default_size="1280x720",
+        default_seconds="8",
+        audio=True,
+        options=_VEO_OPTIONS,
+        usd_per_second=prices,
+        page=f"https://fal.ai/models/{model}",
+    )
+
+
 FAL_MODELS: tuple[FalModel, ...] = (
-    FalModel(
-        model="fal-ai/veo3.1",
-        text_endpoint="fal-ai/veo3.1",
-        image_endpoint="fal-ai/veo3.1/image-to-video",
-        sizes=_VEO_SIZES,
-        seconds=_VEO_SECONDS,
-        default_size="1280x720",
-        default_seconds="8",
-        audio=True,
-        options=_VEO_OPTIONS,
-        usd_per_second=_veo_prices(0.20, 0.40, 0.40, 0.60),
-        page="https://fal.ai/models/fal-ai/veo3.1",
-    ),
-    FalModel(
-        model="fal-ai/veo3.1/fast",
-        text_endpoint="fal-ai/veo3.1/fast",
-        image_endpoint="fal-ai/veo3.1/fast/image-to-video",
-        sizes=_VEO_SIZES,
-        seconds=_VEO_SECONDS,
-        default_size="1280x720",
-        default_seconds="8",
-        audio=True,
-        options=_VEO_OPTIONS,
-        usd_per_second=_veo_prices(0.10, 0.15, 0.30, 0.35),
-        page="https://fal.ai/models/fal-ai/veo3.1/fast",
-    ),
+    _veo("fal-ai/veo3.1", _veo_prices(0.20, 0.40, 0.40, 0.60)),
+    _veo("fal-ai/veo3.1/fast", _veo_prices(0.10, 0.15, 0.30, 0.35)),
     FalModel(
         model="fal-ai/kling-video/v2.5-turbo/pro",
         text_endpoint="fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
